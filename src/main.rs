@@ -1,0 +1,6 @@
+//! `omicron1`: the zone installer for the omicron1 brand. See the README and
+//! `brand/omicron1.7` for what it does; this file only hands over to [`omicron1::cli`].
+
+fn main() -> std::process::ExitCode {
+    omicron1::cli::main()
+}

@@ -1,0 +1,72 @@
+//! The settings of the contract's "Settings" table, read from the environment.
+//! Defaults are for a real system; tests override them.
+
+use std::path::PathBuf;
+
+/// Where things are, for one call.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where `usr`, `lib` and `sbin` are replicated from (`OMICRON1_SOURCE_ROOT`).
+    pub source_root: PathBuf,
+    /// Candidate folders holding `files.tar.gz` and `gzonly.txt`, first wins
+    /// (`OMICRON1_BASELINE_DIR`).
+    pub baseline_dirs: Vec<PathBuf>,
+    /// Where zonecfg's `ZONE.xml` files are (`OMICRON1_ZONES_DIR`).
+    pub zones_dir: PathBuf,
+    /// What "this boot" means for templates (`OMICRON1_BOOT_ID`); `None` means
+    /// ask the running system.
+    pub boot_id: Option<String>,
+    /// Locks, the call log and other per-boot state (`OMICRON1_RUN_DIR`).
+    pub run_dir: PathBuf,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Self {
+        Self::from_lookup(|k| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from))
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a table in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<PathBuf>) -> Self {
+        Settings {
+            source_root: lookup("OMICRON1_SOURCE_ROOT").unwrap_or_else(|| "/".into()),
+            baseline_dirs: match lookup("OMICRON1_BASELINE_DIR") {
+                Some(dir) => vec![dir],
+                None => vec![
+                    "/var/run/brand/omicron1/baseline".into(),
+                    "/usr/lib/brand/omicron1/baseline".into(),
+                ],
+            },
+            zones_dir: lookup("OMICRON1_ZONES_DIR").unwrap_or_else(|| "/etc/zones".into()),
+            boot_id: lookup("OMICRON1_BOOT_ID").map(|p| p.to_string_lossy().into_owned()),
+            run_dir: lookup("OMICRON1_RUN_DIR").unwrap_or_else(|| "/var/run/brand/omicron1".into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_for_a_real_system() {
+        let s = Settings::from_lookup(|_| None);
+        assert_eq!(s.source_root, PathBuf::from("/"));
+        assert_eq!(s.baseline_dirs.len(), 2);
+        assert_eq!(s.baseline_dirs[0], PathBuf::from("/var/run/brand/omicron1/baseline"));
+        assert_eq!(s.zones_dir, PathBuf::from("/etc/zones"));
+        assert_eq!(s.boot_id, None);
+        assert_eq!(s.run_dir, PathBuf::from("/var/run/brand/omicron1"));
+    }
+
+    #[test]
+    fn environment_overrides() {
+        let s = Settings::from_lookup(|k| match k {
+            "OMICRON1_BASELINE_DIR" => Some("/b".into()),
+            "OMICRON1_BOOT_ID" => Some("boot-1".into()),
+            _ => None,
+        });
+        assert_eq!(s.baseline_dirs, vec![PathBuf::from("/b")]);
+        assert_eq!(s.boot_id.as_deref(), Some("boot-1"));
+    }
+}

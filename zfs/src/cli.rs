@@ -1,0 +1,189 @@
+//! [`Zfs`] over the `zfs` and `zpool` commands.
+
+use std::ffi::OsString;
+use std::path::Path;
+
+use crate::error::Error;
+use crate::names::{DatasetName, ObjectName, PoolName, SnapshotName};
+use crate::parse;
+use crate::runner::Runner;
+use crate::{CreateOptions, DestroyOptions, Properties, Result, Zfs};
+
+/// The command-line backend: every call is one `zfs` or `zpool` process.
+#[derive(Debug, Default)]
+pub struct CliZfs {
+    runner: Runner,
+}
+
+impl CliZfs {
+    /// A backend using the system's `/usr/sbin/zfs` and `/usr/sbin/zpool`.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A backend using the given runner (other binaries, process counting).
+    pub fn with_runner(runner: Runner) -> Self {
+        CliZfs { runner }
+    }
+
+    /// The runner, e.g. to read how many processes were started.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    fn zfs(&self, op: &'static str, target: impl ToString, args: Vec<OsString>) -> Result<String> {
+        self.runner.zfs(args).map_err(|e| Error::command(op, target, e))
+    }
+}
+
+/// `-o name=value` pairs for create, snapshot and clone.
+fn option_args(properties: &[(&str, &str)]) -> Vec<OsString> {
+    properties
+        .iter()
+        .flat_map(|(k, v)| ["-o".into(), format!("{k}={v}").into()])
+        .collect()
+}
+
+fn parse_err(op: &'static str, target: impl ToString, detail: String) -> Error {
+    Error::Parse { op, target: target.to_string(), detail }
+}
+
+fn args<const N: usize>(fixed: [&str; N]) -> Vec<OsString> {
+    fixed.iter().map(OsString::from).collect()
+}
+
+impl Zfs for CliZfs {
+    fn create(&self, dataset: &DatasetName, options: &CreateOptions<'_>) -> Result<()> {
+        let mut argv = args(["create"]);
+        if options.parents {
+            argv.push("-p".into());
+        }
+        argv.extend(option_args(options.properties));
+        argv.push(dataset.as_str().into());
+        self.zfs("create", dataset, argv).map(drop)
+    }
+
+    fn snapshot(&self, snapshot: &SnapshotName, properties: &[(&str, &str)]) -> Result<()> {
+        let mut argv = args(["snapshot"]);
+        argv.extend(option_args(properties));
+        argv.push(snapshot.as_str().into());
+        self.zfs("snapshot", snapshot, argv).map(drop)
+    }
+
+    fn clone_snapshot(
+        &self,
+        origin: &SnapshotName,
+        target: &DatasetName,
+        properties: &[(&str, &str)],
+    ) -> Result<()> {
+        let mut argv = args(["clone"]);
+        argv.extend(option_args(properties));
+        argv.push(origin.as_str().into());
+        argv.push(target.as_str().into());
+        self.zfs("clone", format!("{origin} to {target}"), argv).map(drop)
+    }
+
+    fn destroy(&self, object: ObjectName<'_>, options: DestroyOptions) -> Result<()> {
+        let mut argv = args(["destroy"]);
+        if options.recursive {
+            argv.push("-r".into());
+        }
+        if options.deferred {
+            argv.push("-d".into());
+        }
+        argv.push(object.as_str().into());
+        self.zfs("destroy", object, argv).map(drop)
+    }
+
+    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
+        let mut argv = args(["rename"]);
+        argv.push(from.as_str().into());
+        argv.push(to.as_str().into());
+        self.zfs("rename", format!("{from} to {to}"), argv).map(drop)
+    }
+
+    fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties> {
+        let mut argv = args(["get", "-H", "-p", "-o", "property,value,source"]);
+        argv.push(properties.join(",").into());
+        argv.push(object.as_str().into());
+        let out = self.zfs("get", object, argv)?;
+        parse::properties(&out).map_err(|d| parse_err("get", object, d))
+    }
+
+    fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {
+        let mut argv = args(["set"]);
+        argv.extend(properties.iter().map(|(k, v)| OsString::from(format!("{k}={v}"))));
+        argv.push(object.as_str().into());
+        self.zfs("set", object, argv).map(drop)
+    }
+
+    fn inherit(&self, object: ObjectName<'_>, property: &str) -> Result<()> {
+        let mut argv = args(["inherit"]);
+        argv.push(property.into());
+        argv.push(object.as_str().into());
+        self.zfs("inherit", object, argv).map(drop)
+    }
+
+    fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>> {
+        let mut argv = args(["list", "-H", "-p", "-o", "name", "-t", "filesystem", "-d", "1"]);
+        argv.push(dataset.as_str().into());
+        let out = self.zfs("list", dataset, argv)?;
+        let names = parse::names(&out).map_err(|d| parse_err("list", dataset, d))?;
+        names
+            .iter()
+            .filter(|n| n.as_str() != dataset.as_str())
+            .map(|n| Ok(n.parse()?))
+            .collect()
+    }
+
+    fn snapshots(&self, dataset: &DatasetName) -> Result<Vec<SnapshotName>> {
+        let mut argv =
+            args(["list", "-H", "-p", "-o", "name", "-t", "snapshot", "-s", "createtxg", "-d", "1"]);
+        argv.push(dataset.as_str().into());
+        let out = self.zfs("list", dataset, argv)?;
+        let names = parse::names(&out).map_err(|d| parse_err("list", dataset, d))?;
+        names.iter().map(|n| Ok(n.parse()?)).collect()
+    }
+
+    fn dataset_mounted_at(&self, path: &Path) -> Result<Option<DatasetName>> {
+        let mut argv = args(["list", "-H", "-p", "-o", "name,mountpoint,mounted", "-t", "filesystem"]);
+        argv.push(path.as_os_str().to_owned());
+        let target = path.display();
+        let out = match self.runner.zfs(argv) {
+            Ok(out) => out,
+            // `zfs list PATH` for a path that is not on ZFS.
+            Err(e) if e.stderr.contains("not a ZFS filesystem") => return Ok(None),
+            Err(e) => return Err(Error::command("list", target, e)),
+        };
+        let rows = parse::rows(&out, 3).map_err(|d| parse_err("list", target, d))?;
+        for row in rows {
+            if let [Some(name), Some(mountpoint), Some(mounted)] = row.as_slice() {
+                if Path::new(mountpoint) == path && mounted == "yes" {
+                    return Ok(Some(name.parse()?));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    fn mount(&self, dataset: &DatasetName) -> Result<()> {
+        let mut argv = args(["mount"]);
+        argv.push(dataset.as_str().into());
+        self.zfs("mount", dataset, argv).map(drop)
+    }
+
+    fn unmount(&self, dataset: &DatasetName) -> Result<()> {
+        let mut argv = args(["unmount"]);
+        argv.push(dataset.as_str().into());
+        self.zfs("unmount", dataset, argv).map(drop)
+    }
+
+    fn pools(&self) -> Result<Vec<PoolName>> {
+        let out = self
+            .runner
+            .zpool(["list", "-H", "-o", "name"])
+            .map_err(|e| Error::command("pool list", "all pools", e))?;
+        let names = parse::names(&out).map_err(|d| parse_err("pool list", "all pools", d))?;
+        names.iter().map(|n| Ok(n.parse()?)).collect()
+    }
+}

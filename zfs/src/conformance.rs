@@ -1,0 +1,219 @@
+//! Behaviour every [`Zfs`] backend must show, as reusable checks.
+//!
+//! The same checks run against [`crate::FakeZfs`] in this crate's unit tests
+//! and against real OpenZFS through [`crate::CliZfs`] in the VM suite
+//! (`vm-tests/tests/zfs_ops.rs`), so the fake is proven to fail and succeed
+//! where the real thing does. Each check panics with a message on a mismatch,
+//! like a test assertion; they are meant to be called from tests only.
+
+use std::path::{Path, PathBuf};
+
+use crate::{CreateOptions, DatasetName, DestroyOptions, ErrorKind, PropertySource, Zfs};
+
+/// A dataset the checks may fill with children, and where it is mounted.
+#[derive(Debug, Clone)]
+pub struct Scratch {
+    /// An existing, empty filesystem.
+    pub dataset: DatasetName,
+    /// Its mountpoint.
+    pub mountpoint: PathBuf,
+}
+
+impl Scratch {
+    fn child(&self, name: &str) -> DatasetName {
+        self.dataset.child(name).expect("valid child name")
+    }
+}
+
+fn expect_kind<T: std::fmt::Debug>(result: crate::Result<T>, kind: ErrorKind, what: &str) {
+    match result {
+        Err(e) => assert_eq!(e.kind(), kind, "{what}: wrong error kind for {e}"),
+        Ok(v) => panic!("{what}: expected {kind:?}, got Ok({v:?})"),
+    }
+}
+
+fn create(zfs: &dyn Zfs, ds: &DatasetName, props: &[(&str, &str)]) {
+    let opts = CreateOptions { parents: false, properties: props };
+    zfs.create(ds, &opts).unwrap_or_else(|e| panic!("create {ds}: {e}"));
+}
+
+/// Every check, in order, each on its own child of `scratch`.
+pub fn all(zfs: &dyn Zfs, scratch: &Scratch) {
+    create_and_properties(zfs, scratch);
+    create_errors(zfs, scratch);
+    snapshots(zfs, scratch);
+    clones(zfs, scratch);
+    destroy(zfs, scratch);
+    rename(zfs, scratch);
+    inheritance(zfs, scratch);
+    mounts(zfs, scratch);
+    pools(zfs, scratch);
+}
+
+/// Create with properties set at creation; get, set and inherit user properties.
+pub fn create_and_properties(zfs: &dyn Zfs, s: &Scratch) {
+    let ds = s.child("props");
+    create(zfs, &ds, &[("omicron1:test", "hello"), ("canmount", "noauto")]);
+    assert!(zfs.exists((&ds).into()).unwrap(), "{ds} exists after create");
+    let p = zfs.get((&ds).into(), &["omicron1:test", "canmount", "omicron1:unset"]).unwrap();
+    assert_eq!(p["omicron1:test"].value.as_deref(), Some("hello"));
+    assert_eq!(p["omicron1:test"].source, PropertySource::Local);
+    assert_eq!(p["canmount"].value.as_deref(), Some("noauto"));
+    assert_eq!(p["omicron1:unset"].value, None, "an unset user property reads as None");
+
+    zfs.set((&ds).into(), &[("omicron1:test", "a b\tc"), ("omicron1:other", "2")]).unwrap();
+    assert_eq!(zfs.get_value((&ds).into(), "omicron1:test").unwrap().as_deref(), Some("a b\tc"));
+    assert_eq!(zfs.get_value((&ds).into(), "omicron1:other").unwrap().as_deref(), Some("2"));
+    zfs.inherit((&ds).into(), "omicron1:other").unwrap();
+    assert_eq!(zfs.get_value((&ds).into(), "omicron1:other").unwrap(), None);
+    assert!(zfs.children(&s.dataset).unwrap().contains(&ds));
+}
+
+/// Create of an existing dataset, of one whose parent is missing, and with `-p`.
+pub fn create_errors(zfs: &dyn Zfs, s: &Scratch) {
+    let ds = s.child("dup");
+    create(zfs, &ds, &[]);
+    expect_kind(zfs.create(&ds, &CreateOptions::default()), ErrorKind::AlreadyExists, "create twice");
+    let deep = s.child("nope/a/b");
+    expect_kind(zfs.create(&deep, &CreateOptions::default()), ErrorKind::NotFound, "missing parent");
+    let opts = CreateOptions { parents: true, properties: &[] };
+    zfs.create(&deep, &opts).unwrap();
+    assert!(zfs.exists((&deep).into()).unwrap());
+    zfs.create(&deep, &opts).expect("create -p of an existing dataset succeeds");
+    let missing = s.child("never");
+    assert!(!zfs.exists((&missing).into()).unwrap());
+    expect_kind(zfs.get((&missing).into(), &["type"]), ErrorKind::NotFound, "get of missing");
+    expect_kind(zfs.set((&missing).into(), &[("omicron1:x", "1")]), ErrorKind::NotFound, "set");
+}
+
+/// Snapshots with properties, listed oldest first; duplicate and missing cases.
+pub fn snapshots(zfs: &dyn Zfs, s: &Scratch) {
+    let ds = s.child("snaps");
+    create(zfs, &ds, &[]);
+    let first = ds.snapshot("first").unwrap();
+    let second = ds.snapshot("second").unwrap();
+    zfs.snapshot(&second, &[("omicron1:n", "2")]).unwrap();
+    zfs.snapshot(&first, &[]).unwrap();
+    assert_eq!(zfs.snapshots(&ds).unwrap(), vec![second.clone(), first.clone()], "oldest first");
+    assert_eq!(zfs.get_value((&second).into(), "omicron1:n").unwrap().as_deref(), Some("2"));
+    assert_eq!(zfs.get_value((&second).into(), "type").unwrap().as_deref(), Some("snapshot"));
+    expect_kind(zfs.snapshot(&first, &[]), ErrorKind::AlreadyExists, "snapshot twice");
+    let orphan = s.child("nosuch").snapshot("x").unwrap();
+    expect_kind(zfs.snapshot(&orphan, &[]), ErrorKind::NotFound, "snapshot of missing dataset");
+    assert!(zfs.exists((&first).into()).unwrap());
+    assert!(!zfs.exists((&orphan).into()).unwrap());
+}
+
+/// Clone with properties: origin and clones agree; missing origin, existing target.
+pub fn clones(zfs: &dyn Zfs, s: &Scratch) {
+    let src = s.child("clonesrc");
+    create(zfs, &src, &[]);
+    let snap = src.snapshot("base").unwrap();
+    zfs.snapshot(&snap, &[]).unwrap();
+    assert!(zfs.clones(&snap).unwrap().is_empty());
+    let c1 = s.child("clone1");
+    zfs.clone_snapshot(&snap, &c1, &[("omicron1:zone", "z1")]).unwrap();
+    assert_eq!(zfs.get_value((&c1).into(), "origin").unwrap().as_deref(), Some(snap.as_str()));
+    assert_eq!(zfs.get_value((&c1).into(), "omicron1:zone").unwrap().as_deref(), Some("z1"));
+    assert_eq!(zfs.clones(&snap).unwrap(), vec![c1.clone()]);
+    assert_eq!(zfs.get_value((&src).into(), "origin").unwrap(), None, "a non-clone has no origin");
+
+    let missing = src.snapshot("nope").unwrap();
+    expect_kind(zfs.clone_snapshot(&missing, &s.child("c2"), &[]), ErrorKind::NotFound, "clone of missing");
+    expect_kind(zfs.clone_snapshot(&snap, &c1, &[]), ErrorKind::AlreadyExists, "clone onto existing");
+    let no_parent = s.child("noparent/c");
+    expect_kind(zfs.clone_snapshot(&snap, &no_parent, &[]), ErrorKind::NotFound, "clone, no parent");
+}
+
+/// Destroy: dependents refused with a typed error, recursive and deferred destroy.
+pub fn destroy(zfs: &dyn Zfs, s: &Scratch) {
+    let src = s.child("dsrc");
+    create(zfs, &src, &[]);
+    let snap = src.snapshot("s").unwrap();
+    zfs.snapshot(&snap, &[]).unwrap();
+    let clone = s.child("dclone");
+    zfs.clone_snapshot(&snap, &clone, &[]).unwrap();
+
+    let plain = DestroyOptions::default();
+    expect_kind(zfs.destroy((&snap).into(), plain), ErrorKind::HasDependents, "snapshot with clones");
+    expect_kind(zfs.destroy((&src).into(), plain), ErrorKind::HasDependents, "dataset with snapshot");
+    let recursive = DestroyOptions { recursive: true, deferred: false };
+    expect_kind(zfs.destroy((&src).into(), recursive), ErrorKind::HasDependents, "-r, clone outside");
+
+    let deferred = DestroyOptions { recursive: false, deferred: true };
+    zfs.destroy((&snap).into(), deferred).expect("deferred destroy of a cloned snapshot");
+    assert!(zfs.exists((&snap).into()).unwrap(), "a deferred snapshot lives while cloned");
+    zfs.destroy((&clone).into(), plain).unwrap();
+    assert!(!zfs.exists((&clone).into()).unwrap());
+    assert!(!zfs.exists((&snap).into()).unwrap(), "the deferred snapshot goes with its last clone");
+
+    let child = src.child("kid").unwrap();
+    create(zfs, &child, &[]);
+    expect_kind(zfs.destroy((&src).into(), plain), ErrorKind::HasDependents, "dataset with child");
+    zfs.destroy((&src).into(), recursive).unwrap();
+    assert!(!zfs.exists((&src).into()).unwrap());
+    assert!(!zfs.exists((&child).into()).unwrap());
+    expect_kind(zfs.destroy((&src).into(), plain), ErrorKind::NotFound, "destroy of missing");
+    expect_kind(zfs.destroy((&snap).into(), plain), ErrorKind::NotFound, "destroy missing snapshot");
+}
+
+/// Rename moves children and snapshots; onto an existing name fails.
+pub fn rename(zfs: &dyn Zfs, s: &Scratch) {
+    let from = s.child("rfrom");
+    let to = s.child("rto");
+    let busy = s.child("rbusy");
+    create(zfs, &from, &[("omicron1:k", "v")]);
+    create(zfs, &busy, &[]);
+    zfs.snapshot(&from.snapshot("s").unwrap(), &[]).unwrap();
+    expect_kind(zfs.rename(&from, &busy), ErrorKind::AlreadyExists, "rename onto existing");
+    zfs.rename(&from, &to).unwrap();
+    assert!(!zfs.exists((&from).into()).unwrap());
+    assert_eq!(zfs.get_value((&to).into(), "omicron1:k").unwrap().as_deref(), Some("v"));
+    assert_eq!(zfs.snapshots(&to).unwrap(), vec![to.snapshot("s").unwrap()]);
+    expect_kind(zfs.rename(&from, &s.child("r2")), ErrorKind::NotFound, "rename of missing");
+}
+
+/// User and native properties inherit, and `get` says from where.
+pub fn inheritance(zfs: &dyn Zfs, s: &Scratch) {
+    let parent = s.child("inh");
+    let child = parent.child("kid").unwrap();
+    create(zfs, &parent, &[("omicron1:tag", "p"), ("zoned", "on")]);
+    create(zfs, &child, &[]);
+    let p = zfs.get((&child).into(), &["omicron1:tag", "zoned", "mountpoint"]).unwrap();
+    assert_eq!(p["omicron1:tag"].value.as_deref(), Some("p"));
+    assert_eq!(p["omicron1:tag"].source, PropertySource::Inherited(parent.to_string()));
+    assert_eq!(p["zoned"].value.as_deref(), Some("on"));
+    assert!(!p["zoned"].source.is_local());
+    assert!(!p["mountpoint"].source.is_local(), "mountpoint inherited: {:?}", p["mountpoint"]);
+    zfs.set((&child).into(), &[("mountpoint", "/data")]).unwrap();
+    let p = zfs.get((&child).into(), &["mountpoint", "mounted"]).unwrap();
+    assert_eq!(p["mountpoint"].value.as_deref(), Some("/data"));
+    assert_eq!(p["mountpoint"].source, PropertySource::Local);
+    assert_eq!(p["mounted"].value.as_deref(), Some("no"), "zoned datasets never mount here");
+}
+
+/// Mount, unmount and finding the dataset mounted at a path.
+pub fn mounts(zfs: &dyn Zfs, s: &Scratch) {
+    let ds = s.child("mnt");
+    create(zfs, &ds, &[]);
+    let mp: PathBuf = s.mountpoint.join("mnt");
+    assert_eq!(zfs.get_value((&ds).into(), "mounted").unwrap().as_deref(), Some("yes"));
+    assert_eq!(zfs.dataset_mounted_at(&mp).unwrap(), Some(ds.clone()));
+    assert_eq!(zfs.dataset_mounted_at(&s.mountpoint).unwrap(), Some(s.dataset.clone()));
+    zfs.unmount(&ds).unwrap();
+    assert_eq!(zfs.get_value((&ds).into(), "mounted").unwrap().as_deref(), Some("no"));
+    assert_ne!(zfs.dataset_mounted_at(&mp).unwrap(), Some(ds.clone()), "unmounted");
+    zfs.mount(&ds).unwrap();
+    assert_eq!(zfs.dataset_mounted_at(&mp).unwrap(), Some(ds.clone()));
+
+    let noauto = s.child("noauto");
+    create(zfs, &noauto, &[("canmount", "noauto")]);
+    assert_eq!(zfs.get_value((&noauto).into(), "mounted").unwrap().as_deref(), Some("no"));
+    let path = Path::new(&s.mountpoint).join("noauto");
+    assert_ne!(zfs.dataset_mounted_at(&path).unwrap(), Some(noauto.clone()));
+}
+
+/// The scratch dataset's pool is listed among the imported pools.
+pub fn pools(zfs: &dyn Zfs, s: &Scratch) {
+    assert!(zfs.pools().unwrap().contains(&s.dataset.pool()));
+}

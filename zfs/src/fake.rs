@@ -1,0 +1,476 @@
+//! An in-memory [`Zfs`] that behaves like the real one at this interface.
+//!
+//! It is a fake, not a mock: it keeps datasets, snapshots, clones, properties
+//! and mount state, and fails the way `zfs` does (the shared
+//! [`crate::conformance`] checks run against both it and real OpenZFS in the
+//! VM suite). It does not touch the filesystem: "mounting" only flips a flag.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use crate::error::{Error, ErrorKind};
+use crate::names::{DatasetName, ObjectName, PoolName, SnapshotName};
+use crate::parse::{Properties, Property, PropertySource};
+use crate::{CreateOptions, DestroyOptions, Result, Zfs};
+
+#[derive(Debug, Clone, Default)]
+struct Dataset {
+    local: BTreeMap<String, String>,
+    origin: Option<String>,
+    mounted: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Snapshot {
+    local: BTreeMap<String, String>,
+    defer_destroy: bool,
+    /// Creation order, for listing oldest first like `-s createtxg`.
+    txg: u64,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    datasets: BTreeMap<String, Dataset>,
+    snapshots: BTreeMap<String, Snapshot>,
+    next_txg: u64,
+}
+
+/// Properties that are inherited from the parent when not set locally.
+const INHERITABLE: &[&str] = &["mountpoint", "zoned", "encryption", "compression", "readonly"];
+
+/// Built-in defaults, as `zfs get` shows them with source `default`.
+fn default_value(prop: &str) -> Option<&'static str> {
+    Some(match prop {
+        "canmount" => "on",
+        "zoned" => "off",
+        "encryption" => "off",
+        "compression" => "off",
+        "readonly" => "off",
+        _ => return None,
+    })
+}
+
+/// An in-memory ZFS for tests of logic.
+#[derive(Debug, Default)]
+pub struct FakeZfs {
+    state: Mutex<State>,
+}
+
+fn fail<T>(op: &'static str, target: impl ToString, kind: ErrorKind) -> Result<T> {
+    Err(Error::Fake { op, target: target.to_string(), kind })
+}
+
+impl FakeZfs {
+    /// An empty system with no pools.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a pool whose root dataset mounts at `mountpoint`.
+    pub fn add_pool(&self, pool: &PoolName, mountpoint: &Path) {
+        let mut st = self.lock();
+        let mut root = Dataset { mounted: true, ..Default::default() };
+        root.local.insert("mountpoint".into(), mountpoint.display().to_string());
+        st.datasets.insert(pool.as_str().to_string(), root);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic in another test thread must not hide this one's result.
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl State {
+    fn parent_of(name: &str) -> Option<&str> {
+        name.rsplit_once('/').map(|(p, _)| p)
+    }
+
+    fn is_below(name: &str, top: &str) -> bool {
+        name.len() > top.len() && name.starts_with(top) && name.as_bytes()[top.len()] == b'/'
+    }
+
+    /// A property with inheritance, as `zfs get` reports it.
+    fn dataset_prop(&self, name: &str, prop: &str) -> Property {
+        let ds = &self.datasets[name];
+        match prop {
+            "type" => return fixed("filesystem"),
+            "name" => return fixed(name),
+            "mounted" => return fixed(if ds.mounted { "yes" } else { "no" }),
+            "origin" => return Property { value: ds.origin.clone(), source: PropertySource::None },
+            _ => {}
+        }
+        if let Some(v) = ds.local.get(prop) {
+            return Property { value: Some(v.clone()), source: PropertySource::Local };
+        }
+        let user = prop.contains(':');
+        if INHERITABLE.contains(&prop) || user {
+            let mut cur = Self::parent_of(name);
+            while let Some(p) = cur {
+                if let Some(v) = self.datasets.get(p).and_then(|d| d.local.get(prop)) {
+                    let value = if prop == "mountpoint" && v != "none" && v != "legacy" {
+                        format!("{}{}", v.trim_end_matches('/'), &name[p.len()..])
+                    } else {
+                        v.clone()
+                    };
+                    return Property {
+                        value: Some(value),
+                        source: PropertySource::Inherited(p.to_string()),
+                    };
+                }
+                cur = Self::parent_of(p);
+            }
+        }
+        match default_value(prop) {
+            Some(v) => Property { value: Some(v.into()), source: PropertySource::Default },
+            None => Property { value: None, source: PropertySource::None },
+        }
+    }
+
+    fn mountpoint(&self, name: &str) -> Option<PathBuf> {
+        let mp = self.dataset_prop(name, "mountpoint").value?;
+        (mp != "none" && mp != "legacy").then(|| PathBuf::from(mp))
+    }
+
+    fn should_mount(&self, name: &str) -> bool {
+        self.mountpoint(name).is_some()
+            && self.dataset_prop(name, "canmount").value.as_deref() == Some("on")
+            && self.dataset_prop(name, "zoned").value.as_deref() != Some("on")
+    }
+
+    fn clones_of(&self, snap: &str) -> Vec<String> {
+        self.datasets
+            .iter()
+            .filter(|(_, d)| d.origin.as_deref() == Some(snap))
+            .map(|(n, _)| n.clone())
+            .collect()
+    }
+
+    fn has_dependents(&self, name: &str) -> bool {
+        self.datasets.keys().any(|d| Self::is_below(d, name))
+            || self.snapshots.keys().any(|s| s.starts_with(&format!("{name}@")))
+    }
+
+    /// Removes a dataset and, for a clone, its origin if that was marked for
+    /// deferred destruction and has no clones left.
+    fn remove_dataset(&mut self, name: &str) {
+        if let Some(ds) = self.datasets.remove(name) {
+            if let Some(origin) = ds.origin {
+                let deferred = self.snapshots.get(&origin).is_some_and(|s| s.defer_destroy);
+                if deferred && self.clones_of(&origin).is_empty() {
+                    self.snapshots.remove(&origin);
+                }
+            }
+        }
+    }
+}
+
+fn fixed(v: &str) -> Property {
+    Property { value: Some(v.to_string()), source: PropertySource::None }
+}
+
+impl Zfs for FakeZfs {
+    fn create(&self, dataset: &DatasetName, options: &CreateOptions<'_>) -> Result<()> {
+        let mut st = self.lock();
+        let name = dataset.as_str();
+        if st.datasets.contains_key(name) {
+            return if options.parents { Ok(()) } else { fail("create", dataset, ErrorKind::AlreadyExists) };
+        }
+        let mut missing = Vec::new();
+        let mut cur = State::parent_of(name);
+        while let Some(p) = cur {
+            if st.datasets.contains_key(p) {
+                break;
+            }
+            missing.push(p.to_string());
+            cur = State::parent_of(p);
+        }
+        if cur.is_none() || (!missing.is_empty() && !options.parents) {
+            return fail("create", dataset, ErrorKind::NotFound);
+        }
+        for parent in missing.into_iter().rev() {
+            st.datasets.insert(parent.clone(), Dataset::default());
+            let mount = st.should_mount(&parent);
+            st.datasets.get_mut(&parent).map(|d| d.mounted = mount);
+        }
+        let local = options.properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        st.datasets.insert(name.to_string(), Dataset { local, ..Default::default() });
+        let mount = st.should_mount(name);
+        st.datasets.get_mut(name).map(|d| d.mounted = mount);
+        Ok(())
+    }
+
+    fn snapshot(&self, snapshot: &SnapshotName, properties: &[(&str, &str)]) -> Result<()> {
+        let mut st = self.lock();
+        if !st.datasets.contains_key(snapshot.dataset().as_str()) {
+            return fail("snapshot", snapshot, ErrorKind::NotFound);
+        }
+        if st.snapshots.contains_key(snapshot.as_str()) {
+            return fail("snapshot", snapshot, ErrorKind::AlreadyExists);
+        }
+        let local = properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        st.next_txg += 1;
+        let snap = Snapshot { local, defer_destroy: false, txg: st.next_txg };
+        st.snapshots.insert(snapshot.as_str().to_string(), snap);
+        Ok(())
+    }
+
+    fn clone_snapshot(
+        &self,
+        origin: &SnapshotName,
+        target: &DatasetName,
+        properties: &[(&str, &str)],
+    ) -> Result<()> {
+        let mut st = self.lock();
+        let what = format!("{origin} to {target}");
+        if !st.snapshots.contains_key(origin.as_str()) {
+            return fail("clone", what, ErrorKind::NotFound);
+        }
+        if st.datasets.contains_key(target.as_str()) {
+            return fail("clone", what, ErrorKind::AlreadyExists);
+        }
+        if !target.parent().is_some_and(|p| st.datasets.contains_key(p.as_str())) {
+            return fail("clone", what, ErrorKind::NotFound);
+        }
+        let local = properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let ds = Dataset { local, origin: Some(origin.as_str().to_string()), mounted: false };
+        st.datasets.insert(target.as_str().to_string(), ds);
+        let mount = st.should_mount(target.as_str());
+        st.datasets.get_mut(target.as_str()).map(|d| d.mounted = mount);
+        Ok(())
+    }
+
+    fn destroy(&self, object: ObjectName<'_>, options: DestroyOptions) -> Result<()> {
+        let mut st = self.lock();
+        match object {
+            ObjectName::Snapshot(snap) => {
+                let name = snap.as_str();
+                if !st.snapshots.contains_key(name) {
+                    return fail("destroy", snap, ErrorKind::NotFound);
+                }
+                if !st.clones_of(name).is_empty() {
+                    if !options.deferred {
+                        return fail("destroy", snap, ErrorKind::HasDependents);
+                    }
+                    st.snapshots.get_mut(name).map(|s| s.defer_destroy = true);
+                    return Ok(());
+                }
+                st.snapshots.remove(name);
+                Ok(())
+            }
+            ObjectName::Dataset(ds) => {
+                let name = ds.as_str();
+                if !st.datasets.contains_key(name) {
+                    return fail("destroy", ds, ErrorKind::NotFound);
+                }
+                if !options.recursive && st.has_dependents(name) {
+                    return fail("destroy", ds, ErrorKind::HasDependents);
+                }
+                let doomed: Vec<String> = st
+                    .datasets
+                    .keys()
+                    .filter(|d| *d == name || State::is_below(d, name))
+                    .cloned()
+                    .collect();
+                let snaps: Vec<String> = st
+                    .snapshots
+                    .keys()
+                    .filter(|s| doomed.iter().any(|d| s.starts_with(&format!("{d}@"))))
+                    .cloned()
+                    .collect();
+                let outside_clone = snaps
+                    .iter()
+                    .flat_map(|s| st.clones_of(s))
+                    .any(|c| !doomed.contains(&c));
+                if outside_clone {
+                    return fail("destroy", ds, ErrorKind::HasDependents);
+                }
+                for d in doomed.iter().rev() {
+                    st.remove_dataset(d);
+                }
+                for s in snaps {
+                    st.snapshots.remove(&s);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
+        let mut st = self.lock();
+        let what = format!("{from} to {to}");
+        if !st.datasets.contains_key(from.as_str()) {
+            return fail("rename", what, ErrorKind::NotFound);
+        }
+        if st.datasets.contains_key(to.as_str()) {
+            return fail("rename", what, ErrorKind::AlreadyExists);
+        }
+        if !to.parent().is_some_and(|p| st.datasets.contains_key(p.as_str())) {
+            return fail("rename", what, ErrorKind::NotFound);
+        }
+        let (old, new) = (from.as_str(), to.as_str());
+        let moved = |n: &str| -> Option<String> {
+            if n == old {
+                Some(new.to_string())
+            } else if n.starts_with(old) && matches!(n.as_bytes()[old.len()], b'/' | b'@') {
+                Some(format!("{new}{}", &n[old.len()..]))
+            } else {
+                None
+            }
+        };
+        let datasets = std::mem::take(&mut st.datasets);
+        st.datasets = datasets.into_iter().map(|(n, d)| (moved(&n).unwrap_or(n), d)).collect();
+        let snapshots = std::mem::take(&mut st.snapshots);
+        st.snapshots = snapshots.into_iter().map(|(n, s)| (moved(&n).unwrap_or(n), s)).collect();
+        for d in st.datasets.values_mut() {
+            if let Some(o) = d.origin.as_ref().and_then(|o| moved(o)) {
+                d.origin = Some(o);
+            }
+        }
+        Ok(())
+    }
+
+    fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties> {
+        let st = self.lock();
+        let mut out = Properties::new();
+        match object {
+            ObjectName::Dataset(ds) => {
+                if !st.datasets.contains_key(ds.as_str()) {
+                    return fail("get", ds, ErrorKind::NotFound);
+                }
+                for p in properties {
+                    out.insert(p.to_string(), st.dataset_prop(ds.as_str(), p));
+                }
+            }
+            ObjectName::Snapshot(snap) => {
+                let Some(s) = st.snapshots.get(snap.as_str()) else {
+                    return fail("get", snap, ErrorKind::NotFound);
+                };
+                for p in properties {
+                    let prop = match *p {
+                        "type" => fixed("snapshot"),
+                        "name" => fixed(snap.as_str()),
+                        "clones" => fixed(&st.clones_of(snap.as_str()).join(",")),
+                        "defer_destroy" => fixed(if s.defer_destroy { "on" } else { "off" }),
+                        other => match s.local.get(other) {
+                            Some(v) => Property { value: Some(v.clone()), source: PropertySource::Local },
+                            None => Property { value: None, source: PropertySource::None },
+                        },
+                    };
+                    out.insert(p.to_string(), prop);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {
+        let mut st = self.lock();
+        let local = match object {
+            ObjectName::Dataset(ds) => st.datasets.get_mut(ds.as_str()).map(|d| &mut d.local),
+            ObjectName::Snapshot(s) => st.snapshots.get_mut(s.as_str()).map(|s| &mut s.local),
+        };
+        let Some(local) = local else {
+            return fail("set", object, ErrorKind::NotFound);
+        };
+        for (k, v) in properties {
+            local.insert(k.to_string(), v.to_string());
+        }
+        Ok(())
+    }
+
+    fn inherit(&self, object: ObjectName<'_>, property: &str) -> Result<()> {
+        let mut st = self.lock();
+        let local = match object {
+            ObjectName::Dataset(ds) => st.datasets.get_mut(ds.as_str()).map(|d| &mut d.local),
+            ObjectName::Snapshot(s) => st.snapshots.get_mut(s.as_str()).map(|s| &mut s.local),
+        };
+        match local {
+            Some(local) => {
+                local.remove(property);
+                Ok(())
+            }
+            None => fail("inherit", object, ErrorKind::NotFound),
+        }
+    }
+
+    fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>> {
+        let st = self.lock();
+        if !st.datasets.contains_key(dataset.as_str()) {
+            return fail("list", dataset, ErrorKind::NotFound);
+        }
+        st.datasets
+            .keys()
+            .filter(|d| State::parent_of(d) == Some(dataset.as_str()))
+            .map(|d| Ok(d.parse()?))
+            .collect()
+    }
+
+    fn snapshots(&self, dataset: &DatasetName) -> Result<Vec<SnapshotName>> {
+        let st = self.lock();
+        if !st.datasets.contains_key(dataset.as_str()) {
+            return fail("list", dataset, ErrorKind::NotFound);
+        }
+        let prefix = format!("{dataset}@");
+        let mut snaps: Vec<(&String, &Snapshot)> =
+            st.snapshots.iter().filter(|(n, _)| n.starts_with(&prefix)).collect();
+        snaps.sort_by_key(|(_, s)| s.txg);
+        snaps.into_iter().map(|(n, _)| Ok(n.parse()?)).collect()
+    }
+
+    fn dataset_mounted_at(&self, path: &Path) -> Result<Option<DatasetName>> {
+        let st = self.lock();
+        for (name, ds) in &st.datasets {
+            if ds.mounted && st.mountpoint(name).as_deref() == Some(path) {
+                return Ok(Some(name.parse()?));
+            }
+        }
+        Ok(None)
+    }
+
+    fn mount(&self, dataset: &DatasetName) -> Result<()> {
+        let mut st = self.lock();
+        let Some(ds) = st.datasets.get(dataset.as_str()) else {
+            return fail("mount", dataset, ErrorKind::NotFound);
+        };
+        if ds.mounted || st.mountpoint(dataset.as_str()).is_none() {
+            return fail("mount", dataset, ErrorKind::Other);
+        }
+        st.datasets.get_mut(dataset.as_str()).map(|d| d.mounted = true);
+        Ok(())
+    }
+
+    fn unmount(&self, dataset: &DatasetName) -> Result<()> {
+        let mut st = self.lock();
+        match st.datasets.get_mut(dataset.as_str()) {
+            None => fail("unmount", dataset, ErrorKind::NotFound),
+            Some(d) if !d.mounted => fail("unmount", dataset, ErrorKind::Other),
+            Some(d) => {
+                d.mounted = false;
+                Ok(())
+            }
+        }
+    }
+
+    fn pools(&self) -> Result<Vec<PoolName>> {
+        let st = self.lock();
+        st.datasets.keys().filter(|d| !d.contains('/')).map(|d| Ok(d.parse()?)).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::conformance::{self, Scratch};
+
+    #[test]
+    fn fake_passes_the_conformance_checks() {
+        let zfs = FakeZfs::new();
+        let pool: PoolName = "tp".parse().unwrap();
+        zfs.add_pool(&pool, Path::new("/tmp/tp"));
+        let dataset: DatasetName = "tp/scratch".parse().unwrap();
+        zfs.create(&dataset, &CreateOptions::default()).unwrap();
+        let scratch = Scratch { dataset, mountpoint: PathBuf::from("/tmp/tp/scratch") };
+        conformance::all(&zfs, &scratch);
+    }
+}

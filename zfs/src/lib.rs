@@ -1,0 +1,120 @@
+//! Typed access to ZFS, the one way omicron1 touches it.
+//!
+//! [`Zfs`] is the small interface the installer programs against. [`CliZfs`]
+//! implements it by running the `zfs` and `zpool` commands (as Oxide's sled
+//! agent, SmartOS and Incus do); [`FakeZfs`] implements it in memory for fast
+//! tests of logic; a libzfs_core backend could be added behind the same trait.
+//!
+//! This crate knows nothing of zones or images.
+
+pub mod cli;
+pub mod conformance;
+pub mod error;
+pub mod fake;
+pub mod names;
+pub mod parse;
+pub mod runner;
+
+use std::path::Path;
+
+pub use cli::CliZfs;
+pub use error::{Error, ErrorKind};
+pub use fake::FakeZfs;
+pub use names::{DatasetName, NameError, ObjectName, PoolName, SnapshotName};
+pub use parse::{Properties, Property, PropertySource};
+
+/// The result of a ZFS operation.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How [`Zfs::create`] makes a dataset.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions<'a> {
+    /// Create missing parents too (`-p`); an existing dataset is then no error.
+    pub parents: bool,
+    /// Properties set atomically at creation (`-o name=value`).
+    pub properties: &'a [(&'a str, &'a str)],
+}
+
+/// How [`Zfs::destroy`] removes a dataset or snapshot.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DestroyOptions {
+    /// Also destroy children and snapshots (`-r`).
+    pub recursive: bool,
+    /// For a snapshot with clones: mark it to be destroyed when its last clone goes,
+    /// instead of failing (`-d`).
+    pub deferred: bool,
+}
+
+/// The ZFS operations omicron1 needs. Names are validated types, so nothing a
+/// user types reaches an argv unchecked.
+pub trait Zfs: Send + Sync {
+    /// Creates a filesystem with properties set at creation.
+    fn create(&self, dataset: &DatasetName, options: &CreateOptions<'_>) -> Result<()>;
+
+    /// Takes a snapshot with properties set at creation.
+    fn snapshot(&self, snapshot: &SnapshotName, properties: &[(&str, &str)]) -> Result<()>;
+
+    /// Clones a snapshot into a new filesystem with properties set at creation.
+    fn clone_snapshot(
+        &self,
+        origin: &SnapshotName,
+        target: &DatasetName,
+        properties: &[(&str, &str)],
+    ) -> Result<()>;
+
+    /// Destroys a dataset or snapshot.
+    fn destroy(&self, object: ObjectName<'_>, options: DestroyOptions) -> Result<()>;
+
+    /// Renames a filesystem (within its pool).
+    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()>;
+
+    /// Gets the named properties (native or `module:name` user properties).
+    fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties>;
+
+    /// Sets properties.
+    fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()>;
+
+    /// Clears a local value so the property inherits again (removes a user property).
+    fn inherit(&self, object: ObjectName<'_>, property: &str) -> Result<()>;
+
+    /// The filesystems directly below `dataset`.
+    fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>>;
+
+    /// The snapshots of `dataset`, oldest first.
+    fn snapshots(&self, dataset: &DatasetName) -> Result<Vec<SnapshotName>>;
+
+    /// The filesystem mounted exactly at `path`, or `None` if `path` is not the
+    /// mountpoint of a mounted ZFS filesystem. `path` should be canonical.
+    fn dataset_mounted_at(&self, path: &Path) -> Result<Option<DatasetName>>;
+
+    /// Mounts a filesystem at its `mountpoint`.
+    fn mount(&self, dataset: &DatasetName) -> Result<()>;
+
+    /// Unmounts a filesystem.
+    fn unmount(&self, dataset: &DatasetName) -> Result<()>;
+
+    /// The imported pools.
+    fn pools(&self) -> Result<Vec<PoolName>>;
+
+    /// Whether the dataset or snapshot exists.
+    fn exists(&self, object: ObjectName<'_>) -> Result<bool> {
+        match self.get(object, &["type"]) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_not_found() => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The filesystems cloned from `snapshot`.
+    fn clones(&self, snapshot: &SnapshotName) -> Result<Vec<DatasetName>> {
+        let props = self.get(snapshot.into(), &["clones"])?;
+        let value = props.get("clones").and_then(|p| p.value.as_deref());
+        parse::clone_list(value).iter().map(|c| Ok(c.parse()?)).collect()
+    }
+
+    /// One property's value, `None` if unset (`-`).
+    fn get_value(&self, object: ObjectName<'_>, property: &str) -> Result<Option<String>> {
+        let mut props = self.get(object, &[property])?;
+        Ok(props.remove(property).and_then(|p| p.value))
+    }
+}
