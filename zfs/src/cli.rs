@@ -151,8 +151,13 @@ impl Zfs for CliZfs {
         let target = path.display();
         let out = match self.runner.zfs(argv) {
             Ok(out) => out,
-            // `zfs list PATH` for a path that is not on ZFS.
-            Err(e) if e.stderr.contains("not a ZFS filesystem") => return Ok(None),
+            // `zfs list PATH` for a path that is not on ZFS, or does not exist.
+            Err(e)
+                if e.stderr.contains("not a ZFS filesystem")
+                    || e.stderr.contains("No such file or directory") =>
+            {
+                return Ok(None)
+            }
             Err(e) => return Err(Error::command("list", target, e)),
         };
         let rows = parse::rows(&out, 3).map_err(|d| parse_err("list", target, d))?;

@@ -185,11 +185,23 @@ pub fn inheritance(zfs: &dyn Zfs, s: &Scratch) {
     assert_eq!(p["zoned"].value.as_deref(), Some("on"));
     assert!(!p["zoned"].source.is_local());
     assert!(!p["mountpoint"].source.is_local(), "mountpoint inherited: {:?}", p["mountpoint"]);
-    zfs.set((&child).into(), &[("mountpoint", "/data")]).unwrap();
-    let p = zfs.get((&child).into(), &["mountpoint", "mounted"]).unwrap();
+    // The global zone may not set a zoned dataset's mountpoint afterwards...
+    let err = zfs.set((&child).into(), &[("mountpoint", "/data")]).expect_err("mountpoint on zoned");
+    assert_eq!(err.kind(), ErrorKind::Other, "{err}");
+    // ...but may set both at creation, and the dataset then never mounts here.
+    let data = s.child("inhdata");
+    create(zfs, &data, &[("zoned", "on"), ("mountpoint", "/data")]);
+    let p = zfs.get((&data).into(), &["mountpoint", "mounted", "zoned"]).unwrap();
     assert_eq!(p["mountpoint"].value.as_deref(), Some("/data"));
     assert_eq!(p["mountpoint"].source, PropertySource::Local);
+    assert_eq!(p["zoned"].source, PropertySource::Local);
     assert_eq!(p["mounted"].value.as_deref(), Some("no"), "zoned datasets never mount here");
+    // Turning zoned on unmounts a mounted dataset.
+    let late = s.child("inhlate");
+    create(zfs, &late, &[]);
+    assert_eq!(zfs.get_value((&late).into(), "mounted").unwrap().as_deref(), Some("yes"));
+    zfs.set((&late).into(), &[("zoned", "on")]).unwrap();
+    assert_eq!(zfs.get_value((&late).into(), "mounted").unwrap().as_deref(), Some("no"));
 }
 
 /// Mount, unmount and finding the dataset mounted at a path.

@@ -366,6 +366,17 @@ impl Zfs for FakeZfs {
 
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {
         let mut st = self.lock();
+        if let ObjectName::Dataset(ds) = object {
+            // Like the global zone's zfs: a zoned dataset's mountpoint is the zone's.
+            let zoned = st.datasets.contains_key(ds.as_str())
+                && st.dataset_prop(ds.as_str(), "zoned").value.as_deref() == Some("on");
+            if zoned && properties.iter().any(|(k, _)| *k == "mountpoint") {
+                return fail("set", object, ErrorKind::Other);
+            }
+            if properties.contains(&("zoned", "on")) {
+                st.datasets.get_mut(ds.as_str()).map(|d| d.mounted = false);
+            }
+        }
         let local = match object {
             ObjectName::Dataset(ds) => st.datasets.get_mut(ds.as_str()).map(|d| &mut d.local),
             ObjectName::Snapshot(s) => st.snapshots.get_mut(s.as_str()).map(|s| &mut s.local),

@@ -77,14 +77,23 @@ pub fn source(text: Option<&str>) -> Result<PropertySource, String> {
 }
 
 /// Parses `zfs get -H -p -o property,value,source PROPS TARGET` (one target).
+///
+/// A value may itself contain tabs (user properties can hold any text), so the
+/// property name is taken up to the first tab and the source from the last one.
 pub fn properties(output: &str) -> Result<Properties, String> {
     let mut props = Properties::new();
-    for row in rows(output, 3)? {
-        let mut it = row.into_iter();
-        let (name, value, src) = (it.next().flatten(), it.next().flatten(), it.next().flatten());
-        let name = name.ok_or("a row without a property name")?;
-        let prop = Property { value, source: source(src.as_deref())? };
-        if props.insert(name.clone(), prop).is_some() {
+    for line in output.lines().filter(|l| !l.is_empty()) {
+        let (Some((name, rest)), Some((_, src))) = (line.split_once('\t'), line.rsplit_once('\t'))
+        else {
+            return Err(format!("expected property, value and source: {line:?}"));
+        };
+        let Some((value, _)) = rest.rsplit_once('\t') else {
+            return Err(format!("expected property, value and source: {line:?}"));
+        };
+        let value = (value != "-").then(|| value.to_string());
+        let src = (src != "-").then_some(src);
+        let prop = Property { value, source: source(src)? };
+        if props.insert(name.to_string(), prop).is_some() {
             return Err(format!("property {name} listed twice"));
         }
     }
@@ -143,6 +152,8 @@ mod tests {
         assert!(properties("x\t1\tinherited from \n").is_err());
         assert!(properties("x\t1\tlocal\nx\t2\tlocal\n").is_err(), "duplicates");
         assert!(properties("x\t1\n").is_err());
+        let tabbed = properties("omicron1:t\ta\tb\tlocal\n").unwrap();
+        assert_eq!(tabbed["omicron1:t"].value.as_deref(), Some("a\tb"), "tabs inside a value");
     }
 
     #[test]

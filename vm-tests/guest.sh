@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Runs inside the VM (started by vm-tests/run.sh): loads the ZFS module, makes a
+# file-backed pool `tp` mounted at /tmp/tp on the guest's own tmpfs, runs what it
+# is given and writes the exit status to RESULTS/status for the host to read.
+#
+#   guest.sh RESULTS tests EXE...   run each test executable, all of them even after a failure
+#   guest.sh RESULTS script FILE    run FILE with bash
+set -u
+results=$1 mode=$2
+shift 2
+finish() { echo "$1" >"$results/status"; exit 0; }
+
+modprobe zfs || { echo "guest: modprobe zfs failed"; finish 90; }
+img=/tmp/omicron1-pool.img
+truncate -s "${OMICRON1_VM_POOL_SIZE:-3G}" "$img"
+zpool create -f -o cachefile=none -O mountpoint=/tmp/tp -O compression=off tp "$img" \
+    || { echo "guest: zpool create failed"; finish 91; }
+export OMICRON1_TEST_POOL=tp OMICRON1_TEST_MOUNT=/tmp/tp RUST_BACKTRACE=0
+echo "guest: ZFS $(cat /sys/module/zfs/version) on $(uname -r), pool tp at /tmp/tp"
+
+rc=0
+case "$mode" in
+    tests)
+        for exe in "$@"; do
+            echo "guest: running $(basename "$exe")"
+            "$exe" --test-threads="${OMICRON1_VM_TEST_THREADS:-2}" || rc=1
+        done
+        ;;
+    script)
+        bash "$1" || rc=$?
+        ;;
+    *)
+        echo "guest: unknown mode $mode"
+        rc=92
+        ;;
+esac
+finish "$rc"
