@@ -60,10 +60,11 @@ boot() {
     local cmd
     cmd="export OMICRON1_BIN=$bin_dir/omicron1 OMICRON1_TOP=$top OMICRON1_VM_RESULTS=$work/results;"
     cmd+=" bash $here/guest.sh $work/results ${guest_args[*]}"
+    # Through a pipe: qemu reopens a file given as stdout and truncates it.
     timeout --kill-after=15 "$timeout_s" \
         vng --disable-kvm -r "/boot/vmlinuz-$kver" --memory 6G --cpus 2 \
             --rwdir "$work" --qemu-opts="-device virtio-rng-pci" \
-            --exec "$cmd" </dev/null || true
+            --exec "$cmd" </dev/null 2>&1 | cat || true
     [ -f "$work/results/status" ]
 }
 
