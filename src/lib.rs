@@ -6,8 +6,11 @@
 //! configuration and delegated datasets; below those, the `omicron1-zfs` crate,
 //! the only code that starts a `zfs` process.
 
+pub mod baseline;
 pub mod cli;
 pub mod exit;
 pub mod hooks;
+pub mod image;
 pub mod log;
+pub mod replicate;
 pub mod settings;

@@ -1,0 +1,1 @@
+//! Baseline archives: create, and the global-zone-only list. (being written)

@@ -1,0 +1,1 @@
+//! Image archives: metadata, confined extraction, inspection. (being written)

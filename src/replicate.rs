@@ -1,0 +1,1 @@
+//! Replication of the system trees into a template. (being written)
