@@ -1,0 +1,345 @@
+//! Installing checked entries into a zone root.
+//!
+//! Each entry's parent directory is resolved inside the zone (see
+//! [`super::confined`]); the entry's own name is never followed. What an entry
+//! finds at its name decides what happens, the same for every layer:
+//!
+//! | entry \ found | nothing | directory | symlink to a directory | other symlink | file, special file |
+//! |---|---|---|---|---|---|
+//! | file, symlink, hard link | create | **error** | replace | replace | replace |
+//! | directory | create | keep, update | keep, change nothing through it | replace | **error** |
+//!
+//! ("Symlink to a directory" is judged inside the zone, like every link.)
+//! Owner first, then mode (chown clears setuid), then the time; directory
+//! times last of all, in reverse archive order, since adding children changes
+//! them.
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+
+use nix::fcntl::{openat, readlinkat, AtFlags, OFlag};
+use nix::sys::stat::{fchmod, futimens, mkdirat, utimensat, FileStat, Mode, UtimensatFlags};
+use nix::sys::time::TimeSpec;
+use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, UnlinkatFlags};
+
+use super::confined::{lookup, open_dir, owned, FileKind, Missing, ResolveError, ZoneDir};
+use super::error::EntryError;
+use super::path::RootPath;
+use super::stream::{Attrs, Item, ItemKind, Visit, BUFFER_SIZE};
+
+/// A [`Visit`]or that installs entries into a zone root.
+pub struct Extractor<'z> {
+    zone: &'z ZoneDir,
+    /// Directories installed, in archive order, for their times at the end.
+    dirs: Vec<(RootPath, Attrs)>,
+    /// Copy buffer for file contents.
+    buf: Vec<u8>,
+    /// Entries installed.
+    pub entries: u64,
+    /// Bytes of file contents written.
+    pub bytes: u64,
+}
+
+impl<'z> Extractor<'z> {
+    /// An extractor into `zone`.
+    pub fn new(zone: &'z ZoneDir) -> Self {
+        Extractor {
+            zone,
+            dirs: Vec::new(),
+            buf: vec![0; BUFFER_SIZE],
+            entries: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Sets the times of the directories installed, once nothing more will be
+    /// added to them. On failure, says which directory.
+    pub fn finish(&mut self) -> Result<(), (RootPath, EntryError)> {
+        let mut done = HashSet::new();
+        for (path, attrs) in self.dirs.iter().rev() {
+            // A directory listed twice gets the time of its last entry.
+            if !done.insert(path) {
+                continue;
+            }
+            let (parent, name) = path.split_last();
+            let parent = self
+                .zone
+                .resolve_dir(parent, Missing::Fail)
+                .map_err(|e| (path.clone(), e.into()))?;
+            let name = OsStr::from_bytes(name);
+            let found = lookup(&parent, name)
+                .map_err(|e| (path.clone(), EntryError::sys("look at it", e)))?;
+            if found.as_ref().map(FileKind::of) == Some(FileKind::Dir) {
+                let t = mtime(attrs);
+                utimensat(
+                    Some(parent.as_raw_fd()),
+                    name,
+                    &t,
+                    &t,
+                    UtimensatFlags::NoFollowSymlink,
+                )
+                .map_err(|e| (path.clone(), EntryError::sys("set the directory's time", e)))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn file(
+        &mut self,
+        parent: &OwnedFd,
+        name: &OsStr,
+        attrs: &Attrs,
+        data: &mut dyn Read,
+    ) -> Result<(), EntryError> {
+        replace_non_dir(parent, name, "file")?;
+        let flags =
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(
+            Some(parent.as_raw_fd()),
+            name,
+            flags,
+            Mode::from_bits_truncate(0o600),
+        )
+        .map_err(|e| EntryError::sys("create the file", e))?;
+        let mut file = File::from(owned(fd));
+        loop {
+            let n = match data.read(&mut self.buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(source) => {
+                    return Err(EntryError::Io {
+                        op: "read its data",
+                        source,
+                    })
+                }
+            };
+            file.write_all(&self.buf[..n])
+                .map_err(|source| EntryError::Io {
+                    op: "write the file",
+                    source,
+                })?;
+            self.bytes += n as u64;
+        }
+        set_owner_and_mode(file.as_raw_fd(), attrs)?;
+        let t = mtime(attrs);
+        futimens(file.as_raw_fd(), &t, &t).map_err(|e| EntryError::sys("set the file's time", e))
+    }
+
+    fn dir(&mut self, parent: &OwnedFd, name: &OsStr, item: &Item) -> Result<(), EntryError> {
+        let found =
+            lookup(parent, name).map_err(|e| EntryError::sys("look at what is there", e))?;
+        match found.as_ref().map(FileKind::of) {
+            None => make_dir(parent, name)?,
+            Some(FileKind::Dir) => {}
+            Some(FileKind::Symlink) => {
+                match self.zone.resolve_dir(item.path.components(), Missing::Fail) {
+                    // A link to a directory (`/bin -> usr/bin`) stays, and nothing
+                    // is changed through it: the image describes the directory
+                    // it expected, not the one the link leads to.
+                    Ok(_) => return Ok(()),
+                    Err(
+                        ResolveError::NotFound { .. }
+                        | ResolveError::NotADirectory { .. }
+                        | ResolveError::TooManySymlinks,
+                    ) => {
+                        remove(parent, name)?;
+                        make_dir(parent, name)?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            Some(other) => {
+                return Err(EntryError::Conflict {
+                    wanted: "directory",
+                    found: other.describe(),
+                })
+            }
+        }
+        let fd = open_dir(parent.as_raw_fd(), name).map_err(EntryError::from)?;
+        set_owner_and_mode(fd.as_raw_fd(), &item.attrs)?;
+        self.dirs.push((item.path.clone(), item.attrs));
+        Ok(())
+    }
+
+    fn hard_link(
+        &mut self,
+        parent: &OwnedFd,
+        name: &OsStr,
+        target: &RootPath,
+        raw: &str,
+    ) -> Result<(), EntryError> {
+        let missing = || EntryError::LinkTargetMissing {
+            target: raw.to_owned(),
+        };
+        let (target_parent, target_name) = target.split_last();
+        let target_parent = match self.zone.resolve_dir(target_parent, Missing::Fail) {
+            Ok(fd) => fd,
+            Err(ResolveError::NotFound { .. } | ResolveError::NotADirectory { .. }) => {
+                return Err(missing())
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let target_name = OsStr::from_bytes(target_name);
+        let target_st = lookup(&target_parent, target_name)
+            .map_err(|e| EntryError::sys("look at the link's target", e))?
+            .ok_or_else(missing)?;
+        let found =
+            lookup(parent, name).map_err(|e| EntryError::sys("look at what is there", e))?;
+        if let Some(st) = &found {
+            if same_inode(st, &target_st) {
+                return Ok(());
+            }
+            if FileKind::of(st) == FileKind::Dir {
+                return Err(EntryError::Conflict {
+                    wanted: "hard link",
+                    found: "directory",
+                });
+            }
+        }
+        match FileKind::of(&target_st) {
+            FileKind::Dir => {
+                return Err(EntryError::LinkToDirectory {
+                    target: raw.to_owned(),
+                })
+            }
+            // Whether linkat follows a symbolic link without AT_SYMLINK_FOLLOW
+            // has differed between systems, and following one here would
+            // resolve it on the host. A second link with the same target and
+            // owner is indistinguishable for the zone, so make that instead.
+            FileKind::Symlink => {
+                let text = readlinkat(Some(target_parent.as_raw_fd()), target_name)
+                    .map_err(|e| EntryError::sys("read the link's target", e))?;
+                let attrs = Attrs {
+                    uid: target_st.st_uid,
+                    gid: target_st.st_gid,
+                    mode: 0,
+                    mtime_sec: target_st.st_mtime,
+                    mtime_nsec: target_st.st_mtime_nsec as u32,
+                };
+                return symlink(parent, name, text.as_bytes(), &attrs);
+            }
+            FileKind::File | FileKind::Other => {}
+        }
+        replace_non_dir_found(parent, name, found.as_ref(), "hard link")?;
+        linkat(
+            Some(target_parent.as_raw_fd()),
+            target_name,
+            Some(parent.as_raw_fd()),
+            name,
+            AtFlags::empty(),
+        )
+        .map_err(|e| EntryError::sys("make the hard link", e))
+    }
+}
+
+impl Visit for Extractor<'_> {
+    fn item(&mut self, item: &Item, data: &mut dyn Read) -> Result<(), EntryError> {
+        let (parent, name) = item.path.split_last();
+        let parent = self.zone.resolve_dir(parent, Missing::Create)?;
+        let name = OsStr::from_bytes(name);
+        match &item.kind {
+            ItemKind::File => self.file(&parent, name, &item.attrs, data)?,
+            ItemKind::Dir => self.dir(&parent, name, item)?,
+            ItemKind::Symlink(target) => symlink(&parent, name, target, &item.attrs)?,
+            ItemKind::HardLink { target, raw } => self.hard_link(&parent, name, target, raw)?,
+        }
+        self.entries += 1;
+        Ok(())
+    }
+}
+
+impl From<ResolveError> for EntryError {
+    fn from(e: ResolveError) -> Self {
+        match e {
+            ResolveError::NotFound { component } => EntryError::NotFound { component },
+            ResolveError::NotADirectory { component } => EntryError::NotADirectory { component },
+            ResolveError::TooManySymlinks => EntryError::TooManySymlinks,
+            ResolveError::Io { op, errno } => EntryError::sys(op, errno),
+        }
+    }
+}
+
+/// Makes a symbolic link `name` -> `target` in `parent`, replacing whatever
+/// non-directory is there; sets its owner and time (links have no mode).
+fn symlink(parent: &OwnedFd, name: &OsStr, target: &[u8], attrs: &Attrs) -> Result<(), EntryError> {
+    replace_non_dir(parent, name, "symbolic link")?;
+    let dir = Some(parent.as_raw_fd());
+    symlinkat(OsStr::from_bytes(target), dir, name)
+        .map_err(|e| EntryError::sys("create the symbolic link", e))?;
+    fchownat(
+        dir,
+        name,
+        Some(Uid::from_raw(attrs.uid)),
+        Some(Gid::from_raw(attrs.gid)),
+        AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map_err(|e| EntryError::sys("set the symbolic link's owner", e))?;
+    let t = mtime(attrs);
+    utimensat(dir, name, &t, &t, UtimensatFlags::NoFollowSymlink)
+        .map_err(|e| EntryError::sys("set the symbolic link's time", e))
+}
+
+/// Clears `name` in `parent` for a new non-directory: removes a file, link or
+/// special file; refuses to replace a directory.
+fn replace_non_dir(parent: &OwnedFd, name: &OsStr, wanted: &'static str) -> Result<(), EntryError> {
+    let found = lookup(parent, name).map_err(|e| EntryError::sys("look at what is there", e))?;
+    replace_non_dir_found(parent, name, found.as_ref(), wanted)
+}
+
+fn replace_non_dir_found(
+    parent: &OwnedFd,
+    name: &OsStr,
+    found: Option<&FileStat>,
+    wanted: &'static str,
+) -> Result<(), EntryError> {
+    match found.map(FileKind::of) {
+        None => Ok(()),
+        Some(FileKind::Dir) => Err(EntryError::Conflict {
+            wanted,
+            found: "directory",
+        }),
+        Some(_) => remove(parent, name),
+    }
+}
+
+fn remove(parent: &OwnedFd, name: &OsStr) -> Result<(), EntryError> {
+    unlinkat(Some(parent.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir)
+        .map_err(|e| EntryError::sys("remove what is there", e))
+}
+
+/// Creates a directory, private until its entry's owner and mode are set.
+fn make_dir(parent: &OwnedFd, name: &OsStr) -> Result<(), EntryError> {
+    match mkdirat(
+        Some(parent.as_raw_fd()),
+        name,
+        Mode::from_bits_truncate(0o700),
+    ) {
+        Ok(()) => Ok(()),
+        Err(e) => Err(EntryError::sys("create the directory", e)),
+    }
+}
+
+/// Owner, then mode: chown clears setuid and setgid, so the mode goes second.
+fn set_owner_and_mode(fd: RawFd, attrs: &Attrs) -> Result<(), EntryError> {
+    fchown(
+        fd,
+        Some(Uid::from_raw(attrs.uid)),
+        Some(Gid::from_raw(attrs.gid)),
+    )
+    .map_err(|e| EntryError::sys("set the owner", e))?;
+    fchmod(fd, Mode::from_bits_truncate(attrs.mode as _))
+        .map_err(|e| EntryError::sys("set the mode", e))
+}
+
+fn mtime(attrs: &Attrs) -> TimeSpec {
+    TimeSpec::new(attrs.mtime_sec as _, attrs.mtime_nsec as _)
+}
+
+fn same_inode(a: &FileStat, b: &FileStat) -> bool {
+    a.st_dev == b.st_dev && a.st_ino == b.st_ino
+}
