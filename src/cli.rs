@@ -222,6 +222,7 @@ pub enum BaselineVerb {
 /// exit code.
 pub fn main() -> ExitCode {
     crate::log::init_tracing();
+    crate::signals::install_handlers();
     let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
     let settings = Settings::from_env();
     let outcome = match Cli::try_parse_from(&argv) {

@@ -3,9 +3,17 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, StateChange, Verb};
-use crate::exit::Failure;
+use omicron1_zfs::CliZfs;
+
+use crate::baseline;
+use crate::cli::{BaselineVerb, Cli, ImageVerb, StateChange, Verb};
+use crate::exit::{Exit, Failure};
+use crate::image;
+use crate::install::{self, Zone};
+use crate::lifecycle;
+use crate::progress::info;
 use crate::settings::Settings;
+use crate::zonecfg::ZoneConfig;
 
 /// The longest zone name illumos accepts (`ZONENAME_MAX` less the NUL).
 const ZONENAME_MAX: usize = 63;
@@ -45,21 +53,25 @@ fn zone_args(verb: &str, zone: &Option<String>, zonepath: &Option<PathBuf>) -> R
 }
 
 /// Runs the verb on the command line.
-pub fn run(cli: Cli, _settings: &Settings) -> Result<(), Failure> {
+pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
     let Cli { zone, zonepath, verb } = cli;
+    let zfs = CliZfs::new();
     match verb {
-        Verb::Install { .. } => {
-            zone_args("install", &zone, &zonepath)?;
-            Err(Failure::not_implemented("install"))
+        Verb::Install { images } => {
+            let z = zone_args("install", &zone, &zonepath)?;
+            install::install(&zfs, settings, &z.into(), &images).map_err(|f| {
+                let exit = if f.leftovers.is_empty() { Exit::NotComplete } else { Exit::Fatal };
+                Failure::new(exit, f.error)
+            })
         }
-        Verb::Uninstall { .. } => {
-            zone_args("uninstall", &zone, &zonepath)?;
-            Err(Failure::not_implemented("uninstall"))
+        Verb::Uninstall { force } => {
+            let z = zone_args("uninstall", &zone, &zonepath)?;
+            lifecycle::uninstall(&zfs, &z.into(), force).map_err(not_complete)
         }
         Verb::VerifyCfg { xml } => verify_cfg(&xml),
-        Verb::VerifyAdm { .. } => {
-            zone_args("verify_adm", &zone, &zonepath)?;
-            Err(Failure::not_implemented("verify_adm"))
+        Verb::VerifyAdm { subcommand, args } => {
+            let z = zone_args("verify_adm", &zone, &zonepath)?;
+            verify_adm(&z, &subcommand, &args)
         }
         Verb::Query { what } => {
             zone_args("query", &zone, &zonepath)?;
@@ -73,30 +85,112 @@ pub fn run(cli: Cli, _settings: &Settings) -> Result<(), Failure> {
             zone_args("poststatechange", &zone, &zonepath)?;
             state_change(&change)
         }
-        Verb::Clone { .. } => {
-            zone_args("clone", &zone, &zonepath)?;
-            Err(Failure::not_implemented("clone"))
+        Verb::Clone { snapshot, source_zone } => {
+            let z = zone_args("clone", &zone, &zonepath)?;
+            check_zone_name(&source_zone)?;
+            lifecycle::clone(&zfs, &settings.zones_dir, &z.into(), &source_zone, snapshot.as_deref())
+                .map_err(not_complete)
         }
-        Verb::Attach { .. } => {
-            zone_args("attach", &zone, &zonepath)?;
-            Err(Failure::not_implemented("attach"))
+        Verb::Attach { args } => {
+            let z = zone_args("attach", &zone, &zonepath)?;
+            tracing::debug!("attach options {args:?}");
+            lifecycle::attach(&zfs, &z.into()).map_err(not_complete)
         }
-        Verb::Detach { .. } => {
-            zone_args("detach", &zone, &zonepath)?;
-            Err(Failure::not_implemented("detach"))
+        Verb::Detach { args } => {
+            let z = zone_args("detach", &zone, &zonepath)?;
+            tracing::debug!("detach options {args:?}");
+            info(format_args!("detached zone {}: its root stays in place for attach", z.name));
+            Ok(())
         }
         Verb::Template(_) => Err(Failure::not_implemented("template")),
         Verb::Dataset(_) => Err(Failure::not_implemented("dataset")),
-        Verb::Image(_) => Err(Failure::not_implemented("image")),
-        Verb::Baseline(_) => Err(Failure::not_implemented("baseline")),
+        Verb::Image(ImageVerb::Inspect { image, json }) => inspect_image(&image, json),
+        Verb::Baseline(BaselineVerb::Create { root, include, gzonly, output }) => {
+            let stats = baseline::create(&root, &include, gzonly.as_deref(), &output).map_err(not_complete)?;
+            info(format_args!(
+                "wrote {}: {} entries, {} bytes",
+                output.join(baseline::FILES).display(),
+                stats.entries,
+                stats.bytes
+            ));
+            Ok(())
+        }
     }
 }
 
+impl From<ZoneArgs> for Zone {
+    fn from(z: ZoneArgs) -> Zone {
+        Zone { name: z.name, zonepath: z.zonepath }
+    }
+}
+
+fn not_complete(e: impl std::error::Error + Send + Sync + 'static) -> Failure {
+    Failure::new(Exit::NotComplete, e)
+}
+
+/// `verify_cfg XML`: the configuration must be readable, well-formed, for this
+/// brand and with an exclusive IP stack.
 fn verify_cfg(xml: &Path) -> Result<(), Failure> {
     if !xml.is_file() {
         return Err(Failure::usage(format!("verify_cfg: {} is not a readable file", xml.display())));
     }
-    Err(Failure::not_implemented("verify_cfg"))
+    let config = ZoneConfig::read(xml).map_err(not_complete)?;
+    let problems = config.brand_problems();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    for p in &problems[1..] {
+        eprintln!("omicron1: error: {p}");
+    }
+    Err(Failure::new(Exit::NotComplete, problems[0].clone()))
+}
+
+/// `verify_adm SUBCMD [ARGS]`: for install, every image given must be readable;
+/// other subcommands need nothing from this brand.
+fn verify_adm(zone: &ZoneArgs, subcommand: &str, args: &[String]) -> Result<(), Failure> {
+    if subcommand != "install" {
+        return Ok(());
+    }
+    for arg in args {
+        if arg.starts_with('-') {
+            return Err(Failure::usage(format!(
+                "install for zone {} takes image paths only, not option {arg:?}",
+                zone.name
+            )));
+        }
+        std::fs::File::open(arg).map_err(|e| {
+            Failure::new(Exit::NotComplete, format!("image {arg} cannot be read: {e}"))
+        })?;
+    }
+    Ok(())
+}
+
+/// `image inspect IMAGE [--json]`.
+fn inspect_image(path: &Path, json: bool) -> Result<(), Failure> {
+    let i = image::inspect(path).map_err(not_complete)?;
+    if json {
+        let value = serde_json::json!({
+            "image": path.display().to_string(),
+            "sha256": i.sha256,
+            "metadata": i.meta.to_json(),
+            "files": i.files,
+            "dirs": i.dirs,
+            "symlinks": i.symlinks,
+            "hardlinks": i.hardlinks,
+            "bytes": i.bytes,
+            "ignored": i.ignored,
+        });
+        println!("{value:#}");
+    } else {
+        println!("image:     {}", path.display());
+        println!("sha256:    {}", i.sha256);
+        println!("metadata:  {}", i.meta.to_json());
+        println!(
+            "contents:  {} files ({} bytes), {} directories, {} symlinks, {} hard links, {} ignored",
+            i.files, i.bytes, i.dirs, i.symlinks, i.hardlinks, i.ignored
+        );
+    }
+    Ok(())
 }
 
 /// `query datasets`: the zone gets no implicit datasets, so nothing is printed.

@@ -7,10 +7,20 @@
 //! the only code that starts a `zfs` process.
 
 pub mod baseline;
+pub mod boot;
 pub mod cli;
 pub mod exit;
 pub mod hooks;
 pub mod image;
+pub mod install;
+pub mod lifecycle;
+pub mod lock;
 pub mod log;
+pub mod progress;
+pub mod props;
 pub mod replicate;
+pub mod revert;
 pub mod settings;
+pub mod signals;
+pub mod template;
+pub mod zonecfg;

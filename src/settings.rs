@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::replicate::Mode;
+
 /// Where things are, for one call.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -18,6 +20,10 @@ pub struct Settings {
     pub boot_id: Option<String>,
     /// Locks, the call log and other per-boot state (`OMICRON1_RUN_DIR`).
     pub run_dir: PathBuf,
+    /// How system trees are replicated (`OMICRON1_REPLICATE`): `split` (shared
+    /// objects and executables become symlinks into `/system`, the default) or
+    /// `copy` (copy every file, for systems without the `/system` mounts).
+    pub replicate_mode: Mode,
 }
 
 impl Settings {
@@ -40,6 +46,10 @@ impl Settings {
             zones_dir: lookup("OMICRON1_ZONES_DIR").unwrap_or_else(|| "/etc/zones".into()),
             boot_id: lookup("OMICRON1_BOOT_ID").map(|p| p.to_string_lossy().into_owned()),
             run_dir: lookup("OMICRON1_RUN_DIR").unwrap_or_else(|| "/var/run/brand/omicron1".into()),
+            replicate_mode: match lookup("OMICRON1_REPLICATE") {
+                Some(m) if m.as_os_str() == "copy" => Mode::CopyAll,
+                _ => Mode::Split,
+            },
         }
     }
 }

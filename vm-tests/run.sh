@@ -59,6 +59,11 @@ boot() {
     # OMICRON1_BIN tells tests and scripts which installer binary to run.
     local cmd
     cmd="export OMICRON1_BIN=$bin_dir/omicron1 OMICRON1_TOP=$top OMICRON1_VM_RESULTS=$work/results;"
+    # The guest does not inherit the host's environment: pass the demo's settings on.
+    local var
+    for var in $(compgen -e | grep '^OMICRON1_DEMO_' || true); do
+        cmd+=" export $var=$(printf '%q' "${!var}");"
+    done
     cmd+=" bash $here/guest.sh $work/results ${guest_args[*]}"
     # Through a pipe: qemu reopens a file given as stdout and truncates it.
     timeout --kill-after=15 "$timeout_s" \

@@ -5,6 +5,8 @@
 //! mountpoint) set. Outside the VM they fail at once with a message saying how
 //! to run them: they are never skipped.
 
+pub mod fixture;
+
 use std::path::PathBuf;
 
 use omicron1_zfs::{CliZfs, CreateOptions, DatasetName, Zfs};

@@ -1,0 +1,337 @@
+//! Templates: one ZFS dataset per boot, baseline and zone parent dataset,
+//! holding what every zone root starts from, snapshotted `@ready` once complete.
+//!
+//! A template lives beside the zones it serves, under the zonepath dataset's
+//! parent: `<parent>/omicron1-templates/<key>@ready`. It therefore shares their
+//! encryption root (OpenZFS would clone an unencrypted snapshot into an
+//! encrypted parent as an *unencrypted* zone root), and goes when the sled
+//! agent wipes the zone datasets.
+//!
+//! Only a finished template is ever cloned: the `@ready` snapshot is the last
+//! step of a build and is atomic, so a template dataset without it is a build
+//! that died, which the next build (under the same lock) destroys and redoes.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use omicron1_zfs::{CreateOptions, DatasetName, DestroyOptions, ErrorKind, SnapshotName, Zfs};
+use sha2::{Digest, Sha256};
+
+use crate::baseline::{self, Baseline};
+use crate::image::{self, ImageKind};
+use crate::lock::Lock;
+use crate::progress::{info, ms};
+use crate::props;
+use crate::replicate::{self, Mode};
+use crate::revert::Revert;
+use crate::settings::Settings;
+use crate::signals;
+
+/// The folder-like dataset holding a parent's templates.
+pub const CONTAINER: &str = "omicron1-templates";
+/// The snapshot that marks a template finished; zones are cloned from it.
+pub const READY: &str = "ready";
+/// The system trees replicated into every template, in order.
+pub const TREES: [&str; 3] = ["usr", "lib", "sbin"];
+/// SMF manifests of the global zone, which a zone must not import.
+pub const PRUNED: &str = "lib/svc/manifest";
+
+/// What a template is built from and so what it is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The boot it was built in.
+    pub boot_id: String,
+    /// The baseline's digest ([`baseline::digest`]).
+    pub baseline_sha256: String,
+}
+
+impl Identity {
+    /// The template's dataset name below the container: short digests of the
+    /// boot and the baseline, so a new boot or baseline gets a new template.
+    pub fn key(&self) -> String {
+        let boot = hex(&Sha256::digest(self.boot_id.as_bytes()));
+        let baseline: String = self.baseline_sha256.chars().take(12).collect();
+        format!("t-{}-{}", &boot[..8], baseline)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A template's dataset and its `@ready` snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    /// The dataset the build fills.
+    pub dataset: DatasetName,
+    /// The snapshot zones are cloned from.
+    pub snapshot: SnapshotName,
+}
+
+impl Template {
+    /// The template for `identity` serving zones whose zonepath datasets are
+    /// children of `parent`.
+    pub fn locate(parent: &DatasetName, identity: &Identity) -> Result<Template, TemplateError> {
+        let dataset = parent.child(CONTAINER)?.child(&identity.key())?;
+        let snapshot = dataset.snapshot(READY)?;
+        Ok(Template { dataset, snapshot })
+    }
+}
+
+/// What zone roots start from: the system trees and the baseline.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    /// Where `usr`, `lib` and `sbin` are replicated from.
+    pub source_root: PathBuf,
+    /// The baseline archive and global-zone-only list.
+    pub baseline: Baseline,
+    /// Symlink shared objects and executables into `/system`, or copy all.
+    pub mode: Mode,
+    /// Copy threads.
+    pub threads: usize,
+}
+
+impl Sources {
+    /// The sources the settings name; fails if no baseline is found.
+    pub fn from_settings(settings: &Settings) -> Result<Sources, TemplateError> {
+        Ok(Sources {
+            source_root: settings.source_root.clone(),
+            baseline: baseline::find(&settings.baseline_dirs)?,
+            mode: settings.replicate_mode,
+            threads: replicate::default_threads(),
+        })
+    }
+}
+
+/// Why a template could not be found or built.
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    /// A ZFS operation failed.
+    #[error(transparent)]
+    Zfs(#[from] omicron1_zfs::Error),
+    /// A generated dataset name was invalid (a parent name too long).
+    #[error(transparent)]
+    Name(#[from] omicron1_zfs::NameError),
+    /// The build lock could not be taken.
+    #[error(transparent)]
+    Lock(#[from] crate::lock::LockError),
+    /// Replicating a system tree failed.
+    #[error(transparent)]
+    Replicate(#[from] replicate::ReplicateError),
+    /// The baseline could not be found or read.
+    #[error(transparent)]
+    Baseline(#[from] baseline::BaselineError),
+    /// The baseline archive could not be unpacked.
+    #[error(transparent)]
+    Image(#[from] image::ImageError),
+    /// The boot identity could not be read.
+    #[error("cannot tell which boot this is (set OMICRON1_BOOT_ID): {0}")]
+    BootId(#[source] std::io::Error),
+    /// A signal arrived.
+    #[error(transparent)]
+    Interrupted(#[from] signals::Interrupted),
+    /// A filesystem operation on the template failed.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// On what.
+        path: PathBuf,
+        /// The system's reason.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The template dataset has no mountpoint to build in.
+    #[error("template dataset {0} has no usable mountpoint (mountpoint=none or legacy?)")]
+    NoMountpoint(DatasetName),
+}
+
+/// This boot's identity for the given baseline; the baseline digest is cached
+/// in the run directory, keyed by the files' identity, so warm installs do not
+/// rehash the archive.
+pub fn identity(settings: &Settings, baseline: &Baseline) -> Result<Identity, TemplateError> {
+    let boot_id = crate::boot::boot_id(settings.boot_id.as_deref()).map_err(TemplateError::BootId)?;
+    let baseline_sha256 = cached_digest(&settings.run_dir, baseline)?;
+    Ok(Identity { boot_id, baseline_sha256 })
+}
+
+fn file_stamp(path: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    match std::fs::metadata(path) {
+        Ok(m) => format!("{}:{}:{}:{}.{}", m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()),
+        Err(_) => "absent".to_string(),
+    }
+}
+
+fn cached_digest(run_dir: &Path, baseline: &Baseline) -> Result<String, TemplateError> {
+    let stamp = format!(
+        "{} {} {} {}",
+        baseline.files.display(),
+        file_stamp(&baseline.files),
+        baseline.gzonly.display(),
+        file_stamp(&baseline.gzonly)
+    );
+    let cache = run_dir.join("baseline-digest");
+    if let Ok(text) = std::fs::read_to_string(&cache) {
+        if let Some((cached_stamp, digest)) = text.trim_end().rsplit_once(' ') {
+            if cached_stamp == stamp && digest.len() == 64 {
+                return Ok(digest.to_string());
+            }
+        }
+    }
+    let digest = baseline::digest(baseline)?;
+    // A cache that cannot be written only costs time.
+    let tmp = run_dir.join(format!("baseline-digest.{}", std::process::id()));
+    let written = std::fs::create_dir_all(run_dir)
+        .and_then(|()| std::fs::write(&tmp, format!("{stamp} {digest}\n")))
+        .and_then(|()| std::fs::rename(&tmp, &cache));
+    if let Err(e) = written {
+        tracing::debug!("cannot cache the baseline digest in {}: {e}", cache.display());
+    }
+    Ok(digest)
+}
+
+/// Returns this identity's ready template for zones under `parent`, building it
+/// first if there is none. Concurrent callers build it once: one builds under a
+/// lock, the others wait for it and then clone.
+pub fn ensure(
+    zfs: &dyn Zfs,
+    settings: &Settings,
+    parent: &DatasetName,
+    identity: &Identity,
+    sources: &Sources,
+) -> Result<Template, TemplateError> {
+    let template = Template::locate(parent, identity)?;
+    if zfs.exists((&template.snapshot).into())? {
+        info(format_args!("using template {}", template.snapshot));
+        return Ok(template);
+    }
+    let lock_name = format!("template-{}.lock", template.dataset.as_str().replace('/', "+"));
+    let _lock = Lock::acquire(&settings.run_dir.join("locks").join(lock_name), || {
+        info(format_args!("waiting for another install to finish building template {}", template.dataset))
+    })?;
+    if zfs.exists((&template.snapshot).into())? {
+        info(format_args!("using template {} (built while waiting)", template.snapshot));
+        return Ok(template);
+    }
+    if zfs.exists((&template.dataset).into())? {
+        info(format_args!("destroying unfinished template {}", template.dataset));
+        zfs.destroy((&template.dataset).into(), DestroyOptions { recursive: true, deferred: false })?;
+    }
+    build(zfs, &template, identity, sources)?;
+    Ok(template)
+}
+
+/// Builds a template from scratch; on any failure the dataset is destroyed.
+fn build(
+    zfs: &dyn Zfs,
+    template: &Template,
+    identity: &Identity,
+    sources: &Sources,
+) -> Result<(), TemplateError> {
+    let started = Instant::now();
+    info(format_args!("building template {}", template.dataset));
+    if let Some(container) = template.dataset.parent() {
+        let opts = CreateOptions { parents: false, properties: &[("canmount", "off")] };
+        match zfs.create(&container, &opts) {
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+            other => other?,
+        }
+    }
+    let created = props::now_rfc3339();
+    let boot = props::escape(&identity.boot_id);
+    let source = props::escape(&sources.source_root.to_string_lossy());
+    let properties = [
+        ("canmount", "noauto"),
+        (props::KIND, "template"),
+        (props::BOOT_ID, boot.as_str()),
+        (props::BASELINE, identity.baseline_sha256.as_str()),
+        (props::SOURCE_ROOT, source.as_str()),
+        (props::CREATED, created.as_str()),
+    ];
+    zfs.create(&template.dataset, &CreateOptions { parents: false, properties: &properties })?;
+    let mut revert = Revert::new();
+    revert.push(format!("destroy unfinished template {}", template.dataset), || {
+        zfs.destroy((&template.dataset).into(), DestroyOptions { recursive: true, deferred: false })
+            .map_err(|e| e.to_string())
+    });
+    zfs.mount(&template.dataset)?;
+    let mountpoint = zfs
+        .get_value((&template.dataset).into(), "mountpoint")?
+        .filter(|m| m.starts_with('/'))
+        .ok_or_else(|| TemplateError::NoMountpoint(template.dataset.clone()))?;
+    populate(Path::new(&mountpoint), sources)?;
+    zfs.unmount(&template.dataset)?;
+    signals::check()?;
+    zfs.snapshot(&template.snapshot, &[])?;
+    revert.disarm();
+    info(format_args!("template {} ready in {} msec", template.snapshot, ms(started.elapsed())));
+    Ok(())
+}
+
+/// Fills `dir` with what a zone root starts from, as the original brand did for
+/// every zone: the system trees, less SMF manifests and global-zone-only files,
+/// plus the baseline archive. Used for templates and for the copy fallback.
+pub fn populate(dir: &Path, sources: &Sources) -> Result<(), TemplateError> {
+    for tree in TREES {
+        signals::check()?;
+        replicate_one(dir, sources, tree)?;
+    }
+    info("pruning SMF manifests...");
+    replicate::prune(dir, Path::new(PRUNED))?;
+    info("pruning global-only files...");
+    let gzonly = baseline::read_gzonly(&sources.baseline.gzonly)?;
+    let removed = baseline::remove_gzonly(dir, &gzonly)?;
+    tracing::debug!("removed {removed} global-only paths");
+    signals::check()?;
+    info("unpacking baseline archive...");
+    image::unpack(&sources.baseline.files, dir, ImageKind::Baseline)?;
+    Ok(())
+}
+
+/// Replicates one tree. A tree that is a symlink at the source (`/lib ->
+/// usr/lib` on merged-/usr systems) is recreated as the same symlink.
+fn replicate_one(dir: &Path, sources: &Sources, tree: &str) -> Result<(), TemplateError> {
+    let src = sources.source_root.join(tree);
+    let meta = std::fs::symlink_metadata(&src)
+        .map_err(|source| TemplateError::Io { what: "cannot read system tree", path: src.clone(), source })?;
+    if meta.file_type().is_symlink() {
+        let target = std::fs::read_link(&src)
+            .map_err(|source| TemplateError::Io { what: "cannot read symlink", path: src.clone(), source })?;
+        let dest = dir.join(tree);
+        std::os::unix::fs::symlink(&target, &dest)
+            .map_err(|source| TemplateError::Io { what: "cannot create symlink", path: dest, source })?;
+        info(format_args!("replicated /{tree}: a symlink to {}", target.display()));
+        return Ok(());
+    }
+    info(format_args!("replicating /{tree} tree..."));
+    let stats = replicate::replicate_tree(&sources.source_root, tree, dir, sources.mode, sources.threads)?;
+    info(format_args!(
+        "replicated /{tree}: {} files, {} bytes, {} links, {} msec",
+        stats.files,
+        stats.bytes,
+        stats.links,
+        ms(stats.elapsed)
+    ));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_changes_with_boot_and_baseline() {
+        let a = Identity { boot_id: "boot-a".into(), baseline_sha256: "ab".repeat(32) };
+        let b = Identity { boot_id: "boot-b".into(), ..a.clone() };
+        let c = Identity { baseline_sha256: "cd".repeat(32), ..a.clone() };
+        assert_ne!(a.key(), b.key());
+        assert_ne!(a.key(), c.key());
+        assert_eq!(a.key(), a.clone().key());
+        assert!(a.key().starts_with("t-") && a.key().ends_with("ababababab"), "{}", a.key());
+        let parent: DatasetName = "tp/crypt/zone".parse().unwrap();
+        let t = Template::locate(&parent, &a).unwrap();
+        assert_eq!(t.dataset.parent().unwrap().as_str(), "tp/crypt/zone/omicron1-templates");
+        assert_eq!(t.snapshot.as_str(), format!("{}@ready", t.dataset));
+    }
+}
