@@ -33,7 +33,7 @@ make_image() { # name version dir-with-root
 mkdir -p "$work/src/hello/root/opt/oxide/hello/bin" "$work/src/hello/root/var/svc/manifest/site"
 cat >"$work/src/hello/root/opt/oxide/hello/bin/hello" <<'SCRIPT'
 #!/bin/sh
-echo "hello from an omicron1 zone: $(uname -s), /etc/motd says: $(cat /etc/motd 2>/dev/null | head -n 1)"
+echo "hello from an omicron1 zone ($(uname -s)); its /etc/motd says: $(head -n 1 /etc/motd)"
 SCRIPT
 chmod 0755 "$work/src/hello/root/opt/oxide/hello/bin/hello"
 echo '<service_bundle type="manifest" name="hello"/>' >"$work/src/hello/root/var/svc/manifest/site/hello.xml"

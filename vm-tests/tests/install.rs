@@ -324,3 +324,52 @@ fn hooks_accept_what_zoneadm_passes() {
     assert_eq!(out.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ip-type=exclusive"));
 }
+
+#[test]
+fn a_signal_during_unpack_rolls_back() {
+    use std::io::BufRead;
+    let f = Fixture::new("inst_signal");
+    let warm = simple_layer(&f, "warm", &[Entry::File("opt/warm", b"warm\n", 0o644)]);
+    let zp0 = f.zonepath("z0");
+    ok(&f.hook("z0", &zp0, &["install", warm.to_str().unwrap()]));
+    // An image big enough to still be unpacking when the signal arrives.
+    let big = f.image_path("big");
+    {
+        let mut l = Layer::layer(&big, "big");
+        let content = vec![b'x'; 8192];
+        for i in 0..4000 {
+            l.raw_file(&format!("root/opt/big/{i:05}"), &content, 0o644, 0, 0, 1_600_000_000);
+        }
+        l.finish();
+    }
+    for signal in [nix::sys::signal::Signal::SIGTERM, nix::sys::signal::Signal::SIGINT] {
+        let zone = format!("z{}", signal as i32);
+        let zp = f.zonepath(&zone);
+        let mut child = f
+            .command()
+            .arg("-z")
+            .arg(&zone)
+            .arg("-R")
+            .arg(&zp)
+            .args(["install", big.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        // Wait until the installer says it is unpacking, then signal it.
+        for line in lines.by_ref() {
+            if line.unwrap().contains("unpacking image") {
+                break;
+            }
+        }
+        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+        nix::sys::signal::kill(pid, signal).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), Some(254), "{signal}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"), "{signal}");
+        assert!(!f.zfs.exists((&f.root_dataset(&zone)).into()).unwrap(), "{signal}: root destroyed");
+    }
+    assert_eq!(template_count(&f), 1, "the template is untouched");
+}
