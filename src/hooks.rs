@@ -3,9 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use omicron1_zfs::CliZfs;
+use omicron1_zfs::{CliZfs, Zfs};
 
 use crate::baseline;
+use crate::delegated;
 use crate::cli::{BaselineVerb, Cli, ImageVerb, StateChange, Verb};
 use crate::exit::{Exit, Failure};
 use crate::image;
@@ -13,6 +14,7 @@ use crate::install::{self, Zone};
 use crate::lifecycle;
 use crate::progress::info;
 use crate::settings::Settings;
+use crate::templates;
 use crate::zonecfg::ZoneConfig;
 
 /// The longest zone name illumos accepts (`ZONENAME_MAX` less the NUL).
@@ -68,7 +70,7 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
             let z = zone_args("uninstall", &zone, &zonepath)?;
             lifecycle::uninstall(&zfs, &z.into(), force).map_err(not_complete)
         }
-        Verb::VerifyCfg { xml } => verify_cfg(&xml),
+        Verb::VerifyCfg { xml } => verify_cfg(&zfs, settings, &xml),
         Verb::VerifyAdm { subcommand, args } => {
             let z = zone_args("verify_adm", &zone, &zonepath)?;
             verify_adm(&z, &subcommand, &args)
@@ -102,8 +104,8 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
             info(format_args!("detached zone {}: its root stays in place for attach", z.name));
             Ok(())
         }
-        Verb::Template(_) => Err(Failure::not_implemented("template")),
-        Verb::Dataset(_) => Err(Failure::not_implemented("dataset")),
+        Verb::Template(verb) => templates::run(&zfs, settings, verb),
+        Verb::Dataset(verb) => delegated::run(&zfs, settings, verb),
         Verb::Image(ImageVerb::Inspect { image, json }) => inspect_image(&image, json),
         Verb::Baseline(BaselineVerb::Create { root, include, gzonly, output }) => {
             let stats = baseline::create(&root, &include, gzonly.as_deref(), &output).map_err(not_complete)?;
@@ -130,14 +132,14 @@ fn not_complete(e: impl std::error::Error + Send + Sync + 'static) -> Failure {
 
 /// `verify_cfg XML`: the configuration must be readable, well-formed, for this
 /// brand and with an exclusive IP stack.
-fn verify_cfg(xml: &Path) -> Result<(), Failure> {
+fn verify_cfg(zfs: &dyn Zfs, settings: &Settings, xml: &Path) -> Result<(), Failure> {
     if !xml.is_file() {
         return Err(Failure::usage(format!("verify_cfg: {} is not a readable file", xml.display())));
     }
     let config = ZoneConfig::read(xml).map_err(not_complete)?;
     let problems = config.brand_problems();
     if problems.is_empty() {
-        return Ok(());
+        return delegated::verify_config(zfs, settings, &config);
     }
     for p in &problems[1..] {
         eprintln!("omicron1: error: {p}");

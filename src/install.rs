@@ -80,6 +80,10 @@ pub enum InstallError {
         /// Its encryption root.
         zonepath_root: Option<String>,
     },
+    /// The zone's delegated datasets break a rule that would make it fail to
+    /// boot or share data.
+    #[error("{0}")]
+    Delegated(String),
     /// Building or finding the template failed.
     #[error(transparent)]
     Template(#[from] TemplateError),
@@ -152,6 +156,7 @@ fn install_steps<'a>(
     let zonepath = std::fs::canonicalize(&zone.zonepath)
         .map_err(|source| InstallError::Zonepath { path: zone.zonepath.clone(), source })?;
     let zone = Zone { name: zone.name.clone(), zonepath };
+    crate::delegated::check_for_install(zfs, settings, &zone).map_err(InstallError::Delegated)?;
     match zfs.dataset_mounted_at(&zone.zonepath)? {
         Some(dataset) => install_clone(zfs, settings, &zone, &dataset, images, revert),
         None => install_copy(settings, &zone, images, revert),

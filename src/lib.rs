@@ -9,6 +9,7 @@
 pub mod baseline;
 pub mod boot;
 pub mod cli;
+pub mod delegated;
 pub mod exit;
 pub mod hooks;
 pub mod image;
@@ -23,4 +24,5 @@ pub mod revert;
 pub mod settings;
 pub mod signals;
 pub mod template;
+pub mod templates;
 pub mod zonecfg;
