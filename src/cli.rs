@@ -140,6 +140,10 @@ pub enum TemplateVerb {
         /// The pool.
         #[arg(long)]
         pool: String,
+        /// The dataset whose children are zonepath datasets (default: where the
+        /// pool already has templates, else POOL/crypt/zone).
+        #[arg(long)]
+        parent: Option<String>,
     },
     /// List templates.
     List {

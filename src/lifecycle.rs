@@ -12,6 +12,7 @@ use crate::install::Zone;
 use crate::progress::info;
 use crate::props;
 use crate::revert::Revert;
+use crate::settings::Settings;
 use crate::zonecfg::{ZoneConfig, ZoneConfigError};
 
 /// Why a lifecycle hook failed.
@@ -98,7 +99,7 @@ pub fn zone_root(zfs: &dyn Zfs, zone: &Zone) -> Result<ZoneRoot, LifecycleError>
 
 /// `uninstall [-F]`: destroys the zone root and nothing else (plus, for a zone
 /// made by the clone hook, the snapshot of its source that it was cloned from).
-pub fn uninstall(zfs: &dyn Zfs, zone: &Zone, force: bool) -> Result<(), LifecycleError> {
+pub fn uninstall(zfs: &dyn Zfs, settings: &Settings, zone: &Zone, force: bool) -> Result<(), LifecycleError> {
     info(format_args!("uninstalling zone {}{}", zone.name, if force { " (forced)" } else { "" }));
     match zone_root(zfs, zone)? {
         ZoneRoot::Dataset(root) => {
@@ -106,9 +107,15 @@ pub fn uninstall(zfs: &dyn Zfs, zone: &Zone, force: bool) -> Result<(), Lifecycl
                 info(format_args!("zone root {root} does not exist: nothing to uninstall"));
                 return Ok(());
             }
-            let clone_snapshot = zfs
-                .get_value((&root).into(), props::CLONE_SNAPSHOT)?
-                .and_then(|s| props::unescape(&s).parse::<SnapshotName>().ok());
+            let recorded = zfs.get((&root).into(), &[props::CLONE_SNAPSHOT, "origin"])?;
+            let snapshot_prop = |name: &str| {
+                recorded
+                    .get(name)
+                    .and_then(|p| p.value.as_deref())
+                    .and_then(|v| props::unescape(v).parse::<SnapshotName>().ok())
+            };
+            let clone_snapshot = snapshot_prop(props::CLONE_SNAPSHOT);
+            let origin = snapshot_prop("origin");
             let recursive = DestroyOptions { recursive: true, deferred: false };
             match zfs.destroy((&root).into(), recursive) {
                 Err(e) if e.kind() == ErrorKind::HasDependents => {
@@ -123,6 +130,9 @@ pub fn uninstall(zfs: &dyn Zfs, zone: &Zone, force: bool) -> Result<(), Lifecycl
                     Err(e) if e.is_not_found() => {}
                     other => other?,
                 }
+            } else if let Some(origin) = origin {
+                // The last zone on a stale template takes the template with it.
+                crate::templates::collect_after_uninstall(zfs, settings, &origin);
             }
         }
         ZoneRoot::Tree(path) => match std::fs::symlink_metadata(&path) {

@@ -2,7 +2,8 @@
 //!
 //! POSIX record locks (`fcntl(F_SETLKW)`) work the same on illumos and Linux and
 //! are released by the kernel when the holder dies, so a killed install never
-//! leaves a lock behind.
+//! leaves a lock behind. Shared locks let many installs clone a template at
+//! once while an exclusive one keeps builders and collectors apart from them.
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
@@ -29,24 +30,41 @@ pub struct LockError {
     pub source: std::io::Error,
 }
 
-fn whole_file_write_lock() -> libc::flock {
+/// Whether others may hold the lock at the same time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LockMode {
+    /// Many holders at once (readers: installs cloning a template).
+    Shared,
+    /// One holder, no shared ones (writers: building or destroying a template).
+    Exclusive,
+}
+
+fn whole_file_lock(mode: LockMode) -> libc::flock {
     // SAFETY: flock is a plain C struct for which all-zero is a valid value.
     let mut fl: libc::flock = unsafe { std::mem::zeroed() };
-    fl.l_type = libc::F_WRLCK as _;
+    fl.l_type = match mode {
+        LockMode::Shared => libc::F_RDLCK as _,
+        LockMode::Exclusive => libc::F_WRLCK as _,
+    };
     fl.l_whence = libc::SEEK_SET as _;
     fl
 }
 
+fn open_lock_file(path: &Path) -> std::io::Result<File> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    // Read and write, so both shared (read) and exclusive (write) locks are allowed.
+    OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path)
+}
+
 impl Lock {
-    /// Takes the lock at `path` (creating the file and its folder), calling
-    /// `on_wait` once if another process holds it and this call must wait.
-    pub fn acquire(path: &Path, on_wait: impl FnOnce()) -> Result<Lock, LockError> {
+    /// Takes the lock at `path` in `mode` (creating the file and its folder),
+    /// calling `on_wait` once if another process holds it and this call must wait.
+    pub fn acquire(path: &Path, mode: LockMode, on_wait: impl FnOnce()) -> Result<Lock, LockError> {
         let err = |source| LockError { path: path.to_path_buf(), source };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(err)?;
-        }
-        let file = OpenOptions::new().create(true).truncate(false).write(true).open(path).map_err(err)?;
-        let fl = whole_file_write_lock();
+        let file = open_lock_file(path).map_err(err)?;
+        let fl = whole_file_lock(mode);
         match fcntl(file.as_raw_fd(), FcntlArg::F_SETLK(&fl)) {
             Ok(_) => {}
             Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EACCES) => {
@@ -54,7 +72,9 @@ impl Lock {
                 loop {
                     match fcntl(file.as_raw_fd(), FcntlArg::F_SETLKW(&fl)) {
                         Ok(_) => break,
-                        Err(nix::errno::Errno::EINTR) => continue,
+                        Err(nix::errno::Errno::EINTR) => crate::signals::check().map_err(|e| {
+                            err(std::io::Error::new(std::io::ErrorKind::Interrupted, e))
+                        })?,
                         Err(e) => return Err(err(e.into())),
                     }
                 }
@@ -62,6 +82,27 @@ impl Lock {
             Err(e) => return Err(err(e.into())),
         }
         Ok(Lock { _file: file, path: path.to_path_buf() })
+    }
+
+    /// Takes the lock if nobody holds it in a conflicting mode; `None` if they do.
+    pub fn try_acquire(path: &Path, mode: LockMode) -> Result<Option<Lock>, LockError> {
+        let err = |source| LockError { path: path.to_path_buf(), source };
+        let file = open_lock_file(path).map_err(err)?;
+        match fcntl(file.as_raw_fd(), FcntlArg::F_SETLK(&whole_file_lock(mode))) {
+            Ok(_) => Ok(Some(Lock { _file: file, path: path.to_path_buf() })),
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EACCES) => Ok(None),
+            Err(e) => Err(err(e.into())),
+        }
+    }
+
+    /// Changes the mode of a held lock (waiting if needed). Going from shared to
+    /// exclusive can deadlock with another upgrader, so callers release and
+    /// re-acquire instead; this is for exclusive to shared.
+    pub fn downgrade(&self) -> Result<(), LockError> {
+        let fl = whole_file_lock(LockMode::Shared);
+        fcntl(self._file.as_raw_fd(), FcntlArg::F_SETLK(&fl))
+            .map(drop)
+            .map_err(|e| LockError { path: self.path.clone(), source: e.into() })
     }
 
     /// The lock file's path.
@@ -79,7 +120,7 @@ mod tests {
     fn a_second_process_waits_until_the_first_releases() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("locks/t.lock");
-        let lock = Lock::acquire(&path, || panic!("nobody holds it yet")).unwrap();
+        let lock = Lock::acquire(&path, LockMode::Exclusive, || panic!("nobody holds it yet")).unwrap();
         // flock(1) is not portable; a child process using fcntl via python shows
         // the lock is held across processes.
         let probe = format!(
@@ -91,5 +132,27 @@ mod tests {
         drop(lock);
         let free = Command::new("python3").args(["-c", &probe]).status().unwrap();
         assert_eq!(free.code(), Some(0), "the lock is free once dropped");
+    }
+
+    #[test]
+    fn shared_holders_exclude_an_exclusive_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.lock");
+        let shared = Lock::acquire(&path, LockMode::Shared, || panic!("free")).unwrap();
+        // Another process may share it but not take it exclusively.
+        let probe = |flag: &str| {
+            let code = format!(
+                "import fcntl,sys\nf=open('{}','r+')\ntry:\n fcntl.lockf(f, fcntl.{flag}|fcntl.LOCK_NB)\n sys.exit(0)\nexcept OSError:\n sys.exit(7)",
+                path.display()
+            );
+            Command::new("python3").args(["-c", &code]).status().unwrap().code()
+        };
+        assert_eq!(probe("LOCK_SH"), Some(0), "shared with another reader");
+        assert_eq!(probe("LOCK_EX"), Some(7), "no writer while a reader holds it");
+        drop(shared);
+        let exclusive = Lock::try_acquire(&path, LockMode::Exclusive).unwrap().expect("free now");
+        assert_eq!(probe("LOCK_SH"), Some(7), "no reader while a writer holds it");
+        exclusive.downgrade().unwrap();
+        assert_eq!(probe("LOCK_SH"), Some(0), "downgraded to shared");
     }
 }

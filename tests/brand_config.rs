@@ -101,3 +101,29 @@ fn platform_mounts_system_trees_read_only_and_allows_exclusive_ip() {
         .any(|n| n.has_tag_name("device") && n.attribute("match") == Some("zfs"));
     assert!(zfs_device, "the zone needs /dev/zfs for its delegated dataset");
 }
+
+#[test]
+fn the_template_service_builds_after_the_baseline_with_a_routed_verb() {
+    let xml = read("omicron1-template.xml");
+    let doc = roxmltree::Document::parse_with_options(
+        &xml,
+        roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
+    )
+    .expect("the SMF manifest parses");
+    let service = doc.descendants().find(|n| n.has_tag_name("service")).expect("a service");
+    assert_eq!(service.attribute("name"), Some("system/omicron1/template"));
+    let deps: Vec<&str> = service
+        .descendants()
+        .filter(|n| n.has_tag_name("service_fmri"))
+        .filter_map(|n| n.attribute("value"))
+        .collect();
+    assert!(deps.contains(&"svc:/system/omicron/baseline"), "depends on the baseline service: {deps:?}");
+    let start = service
+        .children()
+        .find(|n| n.has_tag_name("exec_method") && n.attribute("name") == Some("start"))
+        .and_then(|n| n.attribute("exec"))
+        .expect("a start method");
+    assert!(start.contains(&format!("{BRAND_BIN} template build --pool")), "{start}");
+    let out = Command::new(env!("CARGO_BIN_EXE_omicron1")).args(["template", "build", "--help"]).output().unwrap();
+    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--pool"));
+}

@@ -120,3 +120,8 @@ fn runner_counts_processes() {
     zfs.pools().unwrap();
     assert_eq!(zfs.runner().processes_started(), before + 1);
 }
+
+#[test]
+fn listing() {
+    run("listing", conformance::listing);
+}

@@ -7,7 +7,7 @@ use crate::error::Error;
 use crate::names::{DatasetName, ObjectName, PoolName, SnapshotName};
 use crate::parse;
 use crate::runner::Runner;
-use crate::{CreateOptions, DestroyOptions, Properties, Result, Zfs};
+use crate::{CreateOptions, Depth, DestroyOptions, ListKind, ListRow, Properties, Result, Zfs};
 
 /// The command-line backend: every call is one `zfs` or `zpool` process.
 #[derive(Debug, Default)]
@@ -124,6 +124,44 @@ impl Zfs for CliZfs {
         self.zfs("inherit", object, argv).map(drop)
     }
 
+    fn list(
+        &self,
+        root: &DatasetName,
+        kind: ListKind,
+        depth: Depth,
+        properties: &[&str],
+    ) -> Result<Vec<ListRow>> {
+        let columns: Vec<&str> = std::iter::once("name").chain(properties.iter().copied()).collect();
+        let mut argv = args(["list", "-H", "-p", "-o"]);
+        argv.push(columns.join(",").into());
+        argv.push("-t".into());
+        argv.push(match kind {
+            ListKind::Filesystems => "filesystem".into(),
+            ListKind::Snapshots => "snapshot".into(),
+        });
+        match depth {
+            Depth::Recursive => argv.push("-r".into()),
+            Depth::Levels(n) => {
+                argv.push("-d".into());
+                argv.push(n.to_string().into());
+            }
+        }
+        argv.push(root.as_str().into());
+        let out = self.zfs("list", root, argv)?;
+        let rows = parse::rows(&out, columns.len()).map_err(|d| parse_err("list", root, d))?;
+        rows.into_iter()
+            .map(|row| {
+                let mut fields = row.into_iter();
+                let name = fields
+                    .next()
+                    .flatten()
+                    .ok_or_else(|| parse_err("list", root, "a row without a name".into()))?;
+                let values = properties.iter().map(|p| p.to_string()).zip(fields).collect();
+                Ok(ListRow { name, values })
+            })
+            .collect()
+    }
+
     fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>> {
         let mut argv = args(["list", "-H", "-p", "-o", "name", "-t", "filesystem", "-d", "1"]);
         argv.push(dataset.as_str().into());
@@ -145,8 +183,12 @@ impl Zfs for CliZfs {
         names.iter().map(|n| Ok(n.parse()?)).collect()
     }
 
-    fn dataset_mounted_at(&self, path: &Path) -> Result<Option<DatasetName>> {
-        let mut argv = args(["list", "-H", "-p", "-o", "name,mountpoint,mounted", "-t", "filesystem"]);
+    fn mounted_at(&self, path: &Path, properties: &[&str]) -> Result<Option<ListRow>> {
+        let columns: Vec<&str> =
+            ["name", "mountpoint", "mounted"].into_iter().chain(properties.iter().copied()).collect();
+        let mut argv = args(["list", "-H", "-p", "-o"]);
+        argv.push(columns.join(",").into());
+        argv.extend(args(["-t", "filesystem"]));
         argv.push(path.as_os_str().to_owned());
         let target = path.display();
         let out = match self.runner.zfs(argv) {
@@ -160,12 +202,17 @@ impl Zfs for CliZfs {
             }
             Err(e) => return Err(Error::command("list", target, e)),
         };
-        let rows = parse::rows(&out, 3).map_err(|d| parse_err("list", target, d))?;
+        let rows = parse::rows(&out, columns.len()).map_err(|d| parse_err("list", target, d))?;
         for row in rows {
-            if let [Some(name), Some(mountpoint), Some(mounted)] = row.as_slice() {
-                if Path::new(mountpoint) == path && mounted == "yes" {
-                    return Ok(Some(name.parse()?));
-                }
+            let mut fields = row.into_iter();
+            let (Some(Some(name)), Some(Some(mountpoint)), Some(Some(mounted))) =
+                (fields.next(), fields.next(), fields.next())
+            else {
+                continue;
+            };
+            if Path::new(&mountpoint) == path && mounted == "yes" {
+                let values = properties.iter().map(|p| p.to_string()).zip(fields).collect();
+                return Ok(Some(ListRow { name, values }));
             }
         }
         Ok(None)

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::{CreateOptions, DatasetName, DestroyOptions, ErrorKind, PropertySource, Zfs};
+use crate::{CreateOptions, DatasetName, Depth, DestroyOptions, ErrorKind, ListKind, PropertySource, Zfs};
 
 /// A dataset the checks may fill with children, and where it is mounted.
 #[derive(Debug, Clone)]
@@ -48,6 +48,7 @@ pub fn all(zfs: &dyn Zfs, scratch: &Scratch) {
     inheritance(zfs, scratch);
     mounts(zfs, scratch);
     pools(zfs, scratch);
+    listing(zfs, scratch);
 }
 
 /// Create with properties set at creation; get, set and inherit user properties.
@@ -212,6 +213,11 @@ pub fn mounts(zfs: &dyn Zfs, s: &Scratch) {
     assert_eq!(zfs.get_value((&ds).into(), "mounted").unwrap().as_deref(), Some("yes"));
     assert_eq!(zfs.dataset_mounted_at(&mp).unwrap(), Some(ds.clone()));
     assert_eq!(zfs.dataset_mounted_at(&s.mountpoint).unwrap(), Some(s.dataset.clone()));
+    zfs.set((&ds).into(), &[("omicron1:at", "here")]).unwrap();
+    let row = zfs.mounted_at(&mp, &["omicron1:at", "omicron1:none"]).unwrap().expect("mounted");
+    assert_eq!(row.name, ds.as_str());
+    assert_eq!(row.value("omicron1:at"), Some("here"));
+    assert_eq!(row.value("omicron1:none"), None);
     zfs.unmount(&ds).unwrap();
     assert_eq!(zfs.get_value((&ds).into(), "mounted").unwrap().as_deref(), Some("no"));
     assert_ne!(zfs.dataset_mounted_at(&mp).unwrap(), Some(ds.clone()), "unmounted");
@@ -228,4 +234,45 @@ pub fn mounts(zfs: &dyn Zfs, s: &Scratch) {
 /// The scratch dataset's pool is listed among the imported pools.
 pub fn pools(zfs: &dyn Zfs, s: &Scratch) {
     assert!(zfs.pools().unwrap().contains(&s.dataset.pool()));
+}
+
+/// `list`: names and properties of filesystems and snapshots in one call.
+pub fn listing(zfs: &dyn Zfs, s: &Scratch) {
+    let top = s.child("list");
+    let a = top.child("a").unwrap();
+    let deep = a.child("deep").unwrap();
+    create(zfs, &top, &[]);
+    create(zfs, &a, &[("omicron1:tag", "A")]);
+    create(zfs, &deep, &[]);
+    let snap = a.snapshot("s1").unwrap();
+    zfs.snapshot(&snap, &[("omicron1:mark", "m")]).unwrap();
+    let clone = top.child("c").unwrap();
+    zfs.clone_snapshot(&snap, &clone, &[]).unwrap();
+
+    let all = zfs.list(&top, ListKind::Filesystems, Depth::Recursive, &["omicron1:tag"]).unwrap();
+    let names: Vec<&str> = all.iter().map(|r| r.name.as_str()).collect();
+    for ds in [&top, &a, &deep, &clone] {
+        assert!(names.contains(&ds.as_str()), "{ds} in {names:?}");
+    }
+    let row_a = all.iter().find(|r| r.name == a.as_str()).unwrap();
+    assert_eq!(row_a.value("omicron1:tag"), Some("A"));
+    let row_deep = all.iter().find(|r| r.name == deep.as_str()).unwrap();
+    assert_eq!(row_deep.value("omicron1:tag"), Some("A"), "inherited values are listed");
+    let row_top = all.iter().find(|r| r.name == top.as_str()).unwrap();
+    assert_eq!(row_top.value("omicron1:tag"), None);
+
+    let one = zfs.list(&top, ListKind::Filesystems, Depth::Levels(1), &[]).unwrap();
+    let names: Vec<&str> = one.iter().map(|r| r.name.as_str()).collect();
+    assert!(names.contains(&a.as_str()) && !names.contains(&deep.as_str()), "{names:?}");
+
+    let snaps = zfs.list(&top, ListKind::Snapshots, Depth::Recursive, &["clones", "omicron1:mark"]).unwrap();
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    assert_eq!(snaps[0].name, snap.as_str());
+    assert_eq!(snaps[0].value("clones"), Some(clone.as_str()));
+    assert_eq!(snaps[0].value("omicron1:mark"), Some("m"));
+    let none = zfs.list(&top, ListKind::Snapshots, Depth::Levels(1), &[]).unwrap();
+    assert!(none.is_empty(), "no snapshots of top itself: {none:?}");
+    let missing = s.child("nolist");
+    let err = zfs.list(&missing, ListKind::Filesystems, Depth::Recursive, &[]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
 }

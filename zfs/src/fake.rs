@@ -12,7 +12,7 @@ use std::sync::Mutex;
 use crate::error::{Error, ErrorKind};
 use crate::names::{DatasetName, ObjectName, PoolName, SnapshotName};
 use crate::parse::{Properties, Property, PropertySource};
-use crate::{CreateOptions, DestroyOptions, Result, Zfs};
+use crate::{CreateOptions, Depth, DestroyOptions, ListKind, ListRow, Result, Zfs};
 
 #[derive(Debug, Clone, Default)]
 struct Dataset {
@@ -405,6 +405,64 @@ impl Zfs for FakeZfs {
         }
     }
 
+    fn list(
+        &self,
+        root: &DatasetName,
+        kind: ListKind,
+        depth: Depth,
+        properties: &[&str],
+    ) -> Result<Vec<ListRow>> {
+        let st = self.lock();
+        let top = root.as_str();
+        if !st.datasets.contains_key(top) {
+            return fail("list", root, ErrorKind::NotFound);
+        }
+        // Levels below the root: a child is 1, a snapshot of the root is 1.
+        let level = |ds: &str| ds[top.len()..].matches('/').count() as u32;
+        let within = |ds: &str, extra: u32| {
+            (ds == top || State::is_below(ds, top))
+                && match depth {
+                    Depth::Recursive => true,
+                    Depth::Levels(n) => level(ds) + extra <= n,
+                }
+        };
+        let mut rows = Vec::new();
+        match kind {
+            ListKind::Filesystems => {
+                for name in st.datasets.keys().filter(|d| within(d, 0)) {
+                    let values = properties
+                        .iter()
+                        .map(|p| (p.to_string(), st.dataset_prop(name, p).value))
+                        .collect();
+                    rows.push(ListRow { name: name.clone(), values });
+                }
+            }
+            ListKind::Snapshots => {
+                let mut snaps: Vec<(&String, &Snapshot)> = st
+                    .snapshots
+                    .iter()
+                    .filter(|(n, _)| n.split_once('@').is_some_and(|(ds, _)| within(ds, 1)))
+                    .collect();
+                snaps.sort_by_key(|(_, s)| s.txg);
+                for (name, snap) in snaps {
+                    let values = properties
+                        .iter()
+                        .map(|p| {
+                            let v = match *p {
+                                "clones" => Some(st.clones_of(name).join(",")).filter(|c| !c.is_empty()),
+                                "name" => Some(name.clone()),
+                                other => snap.local.get(other).cloned(),
+                            };
+                            (p.to_string(), v)
+                        })
+                        .collect();
+                    rows.push(ListRow { name: name.clone(), values });
+                }
+            }
+        }
+        Ok(rows)
+    }
+
     fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>> {
         let st = self.lock();
         if !st.datasets.contains_key(dataset.as_str()) {
@@ -429,11 +487,15 @@ impl Zfs for FakeZfs {
         snaps.into_iter().map(|(n, _)| Ok(n.parse()?)).collect()
     }
 
-    fn dataset_mounted_at(&self, path: &Path) -> Result<Option<DatasetName>> {
+    fn mounted_at(&self, path: &Path, properties: &[&str]) -> Result<Option<ListRow>> {
         let st = self.lock();
         for (name, ds) in &st.datasets {
             if ds.mounted && st.mountpoint(name).as_deref() == Some(path) {
-                return Ok(Some(name.parse()?));
+                let values = properties
+                    .iter()
+                    .map(|p| (p.to_string(), st.dataset_prop(name, p).value))
+                    .collect();
+                return Ok(Some(ListRow { name: name.clone(), values }));
             }
         }
         Ok(None)

@@ -45,6 +45,40 @@ pub struct DestroyOptions {
     pub deferred: bool,
 }
 
+/// Which objects [`Zfs::list`] returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// Filesystems (`-t filesystem`).
+    Filesystems,
+    /// Snapshots (`-t snapshot`).
+    Snapshots,
+}
+
+/// How deep [`Zfs::list`] looks below its root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Depth {
+    /// The root and everything below it (`-r`).
+    Recursive,
+    /// The root and N levels below it (`-d N`; snapshots of the root are at 1).
+    Levels(u32),
+}
+
+/// One row of [`Zfs::list`]: a name and the asked-for properties (`None` for `-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListRow {
+    /// The dataset or snapshot name.
+    pub name: String,
+    /// Property values by name.
+    pub values: std::collections::BTreeMap<String, Option<String>>,
+}
+
+impl ListRow {
+    /// A property's value, `None` if unset or not asked for.
+    pub fn value(&self, property: &str) -> Option<&str> {
+        self.values.get(property).and_then(|v| v.as_deref())
+    }
+}
+
 /// The ZFS operations omicron1 needs. Names are validated types, so nothing a
 /// user types reaches an argv unchecked.
 pub trait Zfs: Send + Sync {
@@ -77,15 +111,31 @@ pub trait Zfs: Send + Sync {
     /// Clears a local value so the property inherits again (removes a user property).
     fn inherit(&self, object: ObjectName<'_>, property: &str) -> Result<()>;
 
+    /// Lists `kind` objects at and below `root` with the named properties, in one
+    /// command (one scan instead of a `get` per dataset). Values must not contain
+    /// tabs (omicron1's own properties are escaped).
+    fn list(&self, root: &DatasetName, kind: ListKind, depth: Depth, properties: &[&str])
+        -> Result<Vec<ListRow>>;
+
     /// The filesystems directly below `dataset`.
     fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>>;
 
     /// The snapshots of `dataset`, oldest first.
     fn snapshots(&self, dataset: &DatasetName) -> Result<Vec<SnapshotName>>;
 
-    /// The filesystem mounted exactly at `path`, or `None` if `path` is not the
-    /// mountpoint of a mounted ZFS filesystem. `path` should be canonical.
-    fn dataset_mounted_at(&self, path: &Path) -> Result<Option<DatasetName>>;
+    /// The filesystem mounted exactly at `path` with the named properties, or
+    /// `None` if `path` is not the mountpoint of a mounted ZFS filesystem (or does
+    /// not exist). One command, so a caller can learn a zonepath's dataset and,
+    /// say, its encryption root at once. `path` should be canonical.
+    fn mounted_at(&self, path: &Path, properties: &[&str]) -> Result<Option<ListRow>>;
+
+    /// The filesystem mounted exactly at `path`, as [`Zfs::mounted_at`].
+    fn dataset_mounted_at(&self, path: &Path) -> Result<Option<DatasetName>> {
+        match self.mounted_at(path, &[])? {
+            Some(row) => Ok(Some(row.name.parse()?)),
+            None => Ok(None),
+        }
+    }
 
     /// Mounts a filesystem at its `mountpoint`.
     fn mount(&self, dataset: &DatasetName) -> Result<()>;
