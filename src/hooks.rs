@@ -15,6 +15,7 @@ use crate::lifecycle;
 use crate::progress::info;
 use crate::settings::Settings;
 use crate::templates;
+use crate::timings;
 use crate::zonecfg::ZoneConfig;
 
 /// The longest zone name illumos accepts (`ZONENAME_MAX` less the NUL).
@@ -61,14 +62,19 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
     match verb {
         Verb::Install { images } => {
             let z = zone_args("install", &zone, &zonepath)?;
-            install::install(&zfs, settings, &z.into(), &images).map_err(|f| {
+            let started = std::time::Instant::now();
+            let name = z.name.clone();
+            let result = install::install(&zfs, settings, &z.into(), &images).map_err(|f| {
                 let exit = if f.leftovers.is_empty() { Exit::NotComplete } else { Exit::Fatal };
                 Failure::new(exit, f.error)
-            })
+            });
+            let processes = zfs.runner().processes_started();
+            timings::write_if_requested("install", Some(&name), started.elapsed(), processes);
+            result
         }
         Verb::Uninstall { force } => {
             let z = zone_args("uninstall", &zone, &zonepath)?;
-            lifecycle::uninstall(&zfs, &z.into(), force).map_err(not_complete)
+            lifecycle::uninstall(&zfs, settings, &z.into(), force).map_err(not_complete)
         }
         Verb::VerifyCfg { xml } => verify_cfg(&zfs, settings, &xml),
         Verb::VerifyAdm { subcommand, args } => {

@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use omicron1_zfs::{DatasetName, DestroyOptions, Zfs};
+use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, Zfs};
 
 use crate::image::{self, ImageKind, Unpacked};
 use crate::progress::{info, ms};
@@ -18,7 +18,8 @@ use crate::props;
 use crate::revert::Revert;
 use crate::settings::Settings;
 use crate::signals;
-use crate::template::{self, Sources, Template, TemplateError};
+use crate::template::{self, Ready, Sources, TemplateError};
+use crate::timings;
 
 /// The zone being installed.
 #[derive(Debug, Clone)]
@@ -156,30 +157,45 @@ fn install_steps<'a>(
     let zonepath = std::fs::canonicalize(&zone.zonepath)
         .map_err(|source| InstallError::Zonepath { path: zone.zonepath.clone(), source })?;
     let zone = Zone { name: zone.name.clone(), zonepath };
-    crate::delegated::check_for_install(zfs, settings, &zone).map_err(InstallError::Delegated)?;
-    match zfs.dataset_mounted_at(&zone.zonepath)? {
-        Some(dataset) => install_clone(zfs, settings, &zone, &dataset, images, revert),
+    timings::phase("delegated-check", || crate::delegated::check_for_install(zfs, settings, &zone))
+        .map_err(InstallError::Delegated)?;
+    let found = timings::phase("find-dataset", || zfs.mounted_at(&zone.zonepath, &["encryptionroot"]))?;
+    match found {
+        Some(row) => {
+            let zonepath = ZonepathDataset {
+                encryption_root: row.value("encryptionroot").map(str::to_string),
+                dataset: row.name.parse().map_err(omicron1_zfs::Error::from)?,
+            };
+            install_clone(zfs, settings, &zone, &zonepath, images, revert)
+        }
         None => install_copy(settings, &zone, images, revert),
     }
+}
+
+/// The dataset mounted at the zonepath, and how it is encrypted.
+struct ZonepathDataset {
+    dataset: DatasetName,
+    encryption_root: Option<String>,
 }
 
 fn install_clone<'a>(
     zfs: &'a dyn Zfs,
     settings: &Settings,
     zone: &Zone,
-    dataset: &DatasetName,
+    zonepath: &ZonepathDataset,
     images: &[PathBuf],
     revert: &mut Revert<'a>,
 ) -> Result<(), InstallError> {
+    let dataset = &zonepath.dataset;
     let root = dataset.child("root").map_err(omicron1_zfs::Error::from)?;
-    if zfs.exists((&root).into())? {
-        return Err(InstallError::RootExists(root.to_string()));
-    }
     let parent = dataset.parent().ok_or_else(|| InstallError::NoParent(dataset.clone()))?;
     let sources = Sources::from_settings(settings)?;
     let identity = template::identity(settings, &sources.baseline)?;
-    let template = template::ensure(zfs, settings, &parent, &identity, &sources)?;
-    check_encryption(zfs, &template, dataset)?;
+    // `ready.in_use` keeps collectors off the template until it is cloned.
+    let ready = timings::phase("template", || template::ensure(zfs, settings, &parent, &identity, &sources))?;
+    check_encryption(&ready, zonepath)?;
+    let template = &ready.template;
+    crate::faults::point("before-clone");
 
     info(format_args!("cloning {} to {root}", template.snapshot));
     let origin = template.snapshot.to_string();
@@ -192,31 +208,36 @@ fn install_clone<'a>(
         (props::ORIGIN, origin.as_str()),
         (props::CREATED, created.as_str()),
     ];
-    zfs.clone_snapshot(&template.snapshot, &root, &properties)?;
+    // An existing root makes the clone fail, so it needs no check of its own.
+    match timings::phase("clone", || zfs.clone_snapshot(&template.snapshot, &root, &properties)) {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(InstallError::RootExists(root.to_string())),
+        other => other?,
+    }
     let doomed = root.clone();
     revert.push(format!("destroy zone root {root}"), move || {
         zfs.destroy((&doomed).into(), DestroyOptions { recursive: true, deferred: false })
             .map_err(|e| e.to_string())
     });
+    crate::faults::point("after-clone");
 
     let unpacked = unpack_images(&zone.root_path(), images)?;
     let mut record = image_properties(images, &unpacked);
     record.push((props::STATE.to_string(), "installed".to_string()));
     let pairs: Vec<(&str, &str)> = record.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    zfs.set((&root).into(), &pairs)?;
+    crate::faults::point("before-record");
+    timings::phase("record", || zfs.set((&root).into(), &pairs))?;
     Ok(())
 }
 
-/// A zone root must be encrypted exactly as its zonepath dataset is.
-fn check_encryption(zfs: &dyn Zfs, template: &Template, dataset: &DatasetName) -> Result<(), InstallError> {
-    let of_template = zfs.get_value((&template.dataset).into(), "encryptionroot")?;
-    let of_zonepath = zfs.get_value(dataset.into(), "encryptionroot")?;
-    if of_template != of_zonepath {
+/// A zone root must be encrypted exactly as its zonepath dataset is; a clone
+/// is encrypted as its origin is.
+fn check_encryption(ready: &Ready, zonepath: &ZonepathDataset) -> Result<(), InstallError> {
+    if ready.encryption_root != zonepath.encryption_root {
         return Err(InstallError::EncryptionMismatch {
-            template: template.snapshot.to_string(),
-            template_root: of_template,
-            zonepath: dataset.clone(),
-            zonepath_root: of_zonepath,
+            template: ready.template.snapshot.to_string(),
+            template_root: ready.encryption_root.clone(),
+            zonepath: zonepath.dataset.clone(),
+            zonepath_root: zonepath.encryption_root.clone(),
         });
     }
     Ok(())
@@ -229,6 +250,7 @@ fn unpack_images(root: &Path, images: &[PathBuf]) -> Result<Vec<Unpacked>, Insta
         info(format_args!("unpacking image {path:?}..."));
         let started = Instant::now();
         let u = image::unpack(path, root, ImageKind::Layer)?;
+        timings::record(format!("unpack:{}", unpacked.len()), started.elapsed());
         info(format_args!(
             "unpacked image {path:?}: {} entries, {} bytes, {} msec",
             u.entries,

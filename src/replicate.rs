@@ -606,6 +606,7 @@ impl Walk<'_> {
                     return Ok(());
                 }
                 crate::signals::check()?;
+                crate::faults::point("replicate-entry");
                 let entry = entry.map_err(|source| ReplicateError::Read {
                     path: src_dir.clone(),
                     source,

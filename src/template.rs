@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::baseline::{self, Baseline};
 use crate::image::{self, ImageKind};
-use crate::lock::Lock;
+use crate::lock::{Lock, LockMode};
 use crate::progress::{info, ms};
 use crate::props;
 use crate::replicate::{self, Mode};
@@ -191,35 +191,81 @@ fn cached_digest(run_dir: &Path, baseline: &Baseline) -> Result<String, Template
     Ok(digest)
 }
 
+/// The lock file guarding one template: installs hold it shared while they
+/// check and clone the template, builders and collectors hold it exclusively.
+pub fn lock_path(settings: &Settings, template: &DatasetName) -> PathBuf {
+    let name = format!("template-{}.lock", template.as_str().replace('/', "+"));
+    settings.run_dir.join("locks").join(name)
+}
+
+/// A ready template, held in use.
+#[derive(Debug)]
+pub struct Ready {
+    /// The template.
+    pub template: Template,
+    /// Its encryption root (`None`: not encrypted), which a zone root cloned
+    /// from it will have.
+    pub encryption_root: Option<String>,
+    /// A shared hold on the template's lock: collectors leave it alone until
+    /// this is dropped, after the clone.
+    pub in_use: Lock,
+}
+
+/// The encryption root of the `@ready` snapshot, or `None` if it does not
+/// exist: one `zfs get` that both finds the template and says how it is
+/// encrypted.
+fn probe(zfs: &dyn Zfs, template: &Template) -> Result<Option<Option<String>>, TemplateError> {
+    match zfs.get_value((&template.snapshot).into(), "encryptionroot") {
+        Ok(root) => Ok(Some(root)),
+        Err(e) if e.is_not_found() => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Returns this identity's ready template for zones under `parent`, building it
-/// first if there is none. Concurrent callers build it once: one builds under a
-/// lock, the others wait for it and then clone.
+/// first if there is none, held shared so that collectors leave it alone until
+/// the caller has cloned it. Concurrent callers build it once: one builds, the
+/// others wait and then clone. A build also collects the unused stale
+/// templates beside it. A warm call runs one `zfs` command.
 pub fn ensure(
     zfs: &dyn Zfs,
     settings: &Settings,
     parent: &DatasetName,
     identity: &Identity,
     sources: &Sources,
-) -> Result<Template, TemplateError> {
+) -> Result<Ready, TemplateError> {
     let template = Template::locate(parent, identity)?;
-    if zfs.exists((&template.snapshot).into())? {
-        info(format_args!("using template {}", template.snapshot));
-        return Ok(template);
-    }
-    let lock_name = format!("template-{}.lock", template.dataset.as_str().replace('/', "+"));
-    let _lock = Lock::acquire(&settings.run_dir.join("locks").join(lock_name), || {
+    let path = lock_path(settings, &template.dataset);
+    let waiting = || {
         info(format_args!("waiting for another install to finish building template {}", template.dataset))
-    })?;
-    if zfs.exists((&template.snapshot).into())? {
+    };
+    let shared = Lock::acquire(&path, LockMode::Shared, waiting)?;
+    if let Some(encryption_root) = probe(zfs, &template)? {
+        info(format_args!("using template {}", template.snapshot));
+        return Ok(Ready { template, encryption_root, in_use: shared });
+    }
+    // Upgrading in place could deadlock with another upgrader: release, then wait.
+    drop(shared);
+    let exclusive = Lock::acquire(&path, LockMode::Exclusive, waiting)?;
+    if let Some(encryption_root) = probe(zfs, &template)? {
         info(format_args!("using template {} (built while waiting)", template.snapshot));
-        return Ok(template);
+        exclusive.downgrade()?;
+        return Ok(Ready { template, encryption_root, in_use: exclusive });
     }
     if zfs.exists((&template.dataset).into())? {
         info(format_args!("destroying unfinished template {}", template.dataset));
         zfs.destroy((&template.dataset).into(), DestroyOptions { recursive: true, deferred: false })?;
     }
     build(zfs, &template, identity, sources)?;
-    Ok(template)
+    exclusive.downgrade()?;
+    if let Some(container) = template.dataset.parent() {
+        // Collection is housekeeping: its failure must not fail the install.
+        if let Err(e) = crate::templates::collect(zfs, settings, &container, Some(identity), false) {
+            eprintln!("omicron1: warning: collecting stale templates in {container}: {e}");
+        }
+    }
+    let encryption_root = probe(zfs, &template)?.unwrap_or_default();
+    Ok(Ready { template, encryption_root, in_use: exclusive })
 }
 
 /// Builds a template from scratch; on any failure the dataset is destroyed.
@@ -263,7 +309,9 @@ fn build(
     populate(Path::new(&mountpoint), sources)?;
     zfs.unmount(&template.dataset)?;
     signals::check()?;
+    crate::faults::point("before-snapshot");
     zfs.snapshot(&template.snapshot, &[])?;
+    crate::faults::point("after-snapshot");
     revert.disarm();
     info(format_args!("template {} ready in {} msec", template.snapshot, ms(started.elapsed())));
     Ok(())
@@ -283,6 +331,7 @@ pub fn populate(dir: &Path, sources: &Sources) -> Result<(), TemplateError> {
     let gzonly = baseline::read_gzonly(&sources.baseline.gzonly)?;
     let removed = baseline::remove_gzonly(dir, &gzonly)?;
     tracing::debug!("removed {removed} global-only paths");
+    crate::faults::point("pruned");
     signals::check()?;
     info("unpacking baseline archive...");
     image::unpack(&sources.baseline.files, dir, ImageKind::Baseline)?;

@@ -31,7 +31,7 @@ pub use stream::sha256_file;
 
 use confined::ZoneDir;
 use extract::Extractor;
-use stream::{read_image, Item, ItemKind, Visit};
+use stream::{read_image, read_stream, Item, ItemKind, Visit};
 
 /// What [`unpack`] installed.
 #[derive(Debug, Clone)]
@@ -116,16 +116,31 @@ pub struct Inspection {
 pub fn inspect(image: &Path) -> Result<Inspection, ImageError> {
     let mut counter = Counter::default();
     let summary = read_image(image, None, &mut counter)?;
-    Ok(Inspection {
-        meta: summary.meta,
-        sha256: summary.sha256,
-        files: counter.files,
-        dirs: counter.dirs,
-        symlinks: counter.symlinks,
-        hardlinks: counter.hardlinks,
-        bytes: counter.bytes,
-        ignored: summary.ignored,
-    })
+    Ok(counter.inspection(summary))
+}
+
+/// [`inspect`] on an image read from `source` (e.g. bytes in memory); `image`
+/// only names it in errors.
+pub fn inspect_reader(image: &Path, source: impl std::io::Read) -> Result<Inspection, ImageError> {
+    let mut counter = Counter::default();
+    let summary = read_stream(image, source, None, &mut counter)?;
+    Ok(counter.inspection(summary))
+}
+
+impl Counter {
+    /// The inspection of a pass that this counter visited.
+    fn inspection(self, summary: stream::Summary) -> Inspection {
+        Inspection {
+            meta: summary.meta,
+            sha256: summary.sha256,
+            files: self.files,
+            dirs: self.dirs,
+            symlinks: self.symlinks,
+            hardlinks: self.hardlinks,
+            bytes: self.bytes,
+            ignored: summary.ignored,
+        }
+    }
 }
 
 /// A [`Visit`]or that counts entries by kind and reads file contents through

@@ -10,9 +10,11 @@
 //! a truncated file or bytes after the gzip stream are errors rather than
 //! silently ignored.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
+use std::rc::Rc;
 
 use flate2::bufread::GzDecoder;
 use sha2::{Digest, Sha256};
@@ -24,6 +26,13 @@ use super::path::{classify, EntryPath, RootPath};
 
 /// Read buffer size: large enough that reads and hashing are cheap per byte.
 pub const BUFFER_SIZE: usize = 256 * 1024;
+
+/// The most the tar reader may read to find one entry: its header and the
+/// extended headers before it (GNU long name and long link, PAX records, GNU
+/// sparse maps), which it keeps in memory. Real ones are a few kilobytes; a
+/// hostile image could otherwise make a long name of gigabytes out of a few
+/// megabytes of gzip and exhaust memory.
+pub const HEADER_BUDGET: u64 = 1024 * 1024;
 
 /// Owner, mode and modification time of an entry, from its header and PAX records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,6 +104,21 @@ pub fn read_image(
     expect: Option<ImageKind>,
     visit: &mut dyn Visit,
 ) -> Result<Summary, ImageError> {
+    let file = File::open(image).map_err(|source| ImageError::Read {
+        image: image.to_owned(),
+        source,
+    })?;
+    read_stream(image, file, expect, visit)
+}
+
+/// [`read_image`] on the bytes of an image read from `source`; `image` only
+/// names it in errors. (Fuzzing feeds images from memory this way.)
+pub fn read_stream(
+    image: &Path,
+    source: impl Read,
+    expect: Option<ImageKind>,
+    visit: &mut dyn Visit,
+) -> Result<Summary, ImageError> {
     let read_err = |source| ImageError::Read {
         image: image.to_owned(),
         source,
@@ -108,23 +132,41 @@ pub fn read_image(
         problem,
     };
 
-    let file = File::open(image).map_err(read_err)?;
-    let mut reader = BufReader::with_capacity(BUFFER_SIZE, Hashing::new(file));
+    let mut reader = BufReader::with_capacity(BUFFER_SIZE, Hashing::new(source));
     if let Some(detail) = not_gzip(reader.fill_buf().map_err(read_err)?) {
         return Err(ImageError::NotGzip {
             image: image.to_owned(),
             detail,
         });
     }
-    let mut archive = tar::Archive::new(GzDecoder::new(reader));
+    // The tar reader keeps an entry's extended headers (GNU long names, PAX
+    // records, sparse maps) in memory; the budget bounds them (see `Budgeted`).
+    let budget = Rc::new(Cell::new(None));
+    let mut archive = tar::Archive::new(Budgeted {
+        inner: GzDecoder::new(reader),
+        budget: Rc::clone(&budget),
+    });
 
+    // Test builds stop here with OMICRON1_STOP_AT (see `crate::faults`).
+    let fault_point = match expect {
+        Some(ImageKind::Baseline) => "unpack-entry:baseline",
+        Some(ImageKind::Layer) => "unpack-entry:layer",
+        None => "unpack-entry:inspect",
+    };
     let mut meta: Option<ImageMeta> = None;
     let mut ignored = 0;
-    for entry in archive.entries().map_err(corrupt)? {
+    let mut entries = archive.entries().map_err(corrupt)?;
+    loop {
+        // Everything the tar reader reads to find the next entry, and only that.
+        budget.set(Some(HEADER_BUDGET));
+        let next = entries.next();
+        budget.set(None);
+        let Some(entry) = next else { break };
         crate::signals::check().map_err(|source| ImageError::Interrupted {
             image: image.to_owned(),
             source,
         })?;
+        crate::faults::point(fault_point);
         let mut entry = entry.map_err(corrupt)?;
         let raw_name = entry.path_bytes().into_owned();
         let entry_err = |problem| ImageError::Entry {
@@ -200,9 +242,11 @@ pub fn read_image(
         check_length(&mut data, size).map_err(|e| e.into_image(corrupt, entry_err))?;
     }
 
+    drop(entries);
+
     // After the end-of-archive marker: only zero padding, then the gzip
     // trailer (whose CRC and length the decoder checks), then nothing.
-    let mut decoder = archive.into_inner();
+    let mut decoder = archive.into_inner().inner;
     drain_padding(&mut decoder).map_err(corrupt)?;
     let mut reader = decoder.into_inner();
     let trailing = io::copy(&mut reader, &mut io::sink()).map_err(read_err)?;
@@ -445,6 +489,35 @@ impl<R: Read> Read for Data<'_, R> {
                 Err(io::Error::new(kind, "reading the archive stream failed"))
             }
         }
+    }
+}
+
+/// The decompressed stream as the tar reader sees it: while a budget is set
+/// (around each call for the next entry), at most that many bytes can be read,
+/// so that extended headers cannot grow without bound in memory.
+struct Budgeted<R> {
+    inner: R,
+    budget: Rc<Cell<Option<u64>>>,
+}
+
+impl<R: Read> Read for Budgeted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(left) = self.budget.get() else {
+            return self.inner.read(buf);
+        };
+        if left == 0 && !buf.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "an entry's headers (with GNU long names, PAX records or a sparse map) \
+                     take more than {HEADER_BUDGET} bytes"
+                ),
+            ));
+        }
+        let max = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        let n = self.inner.read(&mut buf[..max])?;
+        self.budget.set(Some(left - n as u64));
+        Ok(n)
     }
 }
 

@@ -53,12 +53,26 @@ impl Fixture {
     /// a system tree, and a baseline.
     pub fn new(test: &str) -> Fixture {
         let pool = test_pool();
+        Fixture::under(test, &pool.root, &pool.mountpoint)
+    }
+
+    /// Like [`Fixture::new`], on a pool of the test's own (named after it, on a
+    /// file): for tests of pool-wide commands (`template list`, `template gc`)
+    /// that must not meet the other tests' templates.
+    pub fn own_pool(test: &str) -> Fixture {
+        let pool: DatasetName = test.replace('_', "-").parse().unwrap();
+        let mountpoint = PathBuf::from("/tmp").join(pool.as_str());
+        make_pool(&pool, &mountpoint);
+        Fixture::under(test, &pool, &mountpoint)
+    }
+
+    fn under(test: &str, pool_root: &DatasetName, pool_mount: &Path) -> Fixture {
         let zfs = CliZfs::new();
-        let dataset = pool.root.child(test).unwrap();
+        let dataset = pool_root.child(test).unwrap();
         zfs.create(&dataset, &CreateOptions::default()).unwrap_or_else(|e| panic!("{e}"));
         let zones = dataset.child("zones").unwrap();
         zfs.create(&zones, &CreateOptions::default()).unwrap();
-        let mountpoint = pool.mountpoint.join(test);
+        let mountpoint = pool_mount.join(test);
         // Plain files live on the guest's tmpfs, not on ZFS.
         let dir = PathBuf::from("/tmp/fixtures").join(test);
         let _ = std::fs::remove_dir_all(&dir);
@@ -179,6 +193,20 @@ impl Fixture {
     pub fn image_path(&self, name: &str) -> PathBuf {
         self.dir.join(format!("{name}.tar.gz"))
     }
+}
+
+/// Creates a 1 GiB file-backed pool named `pool` mounted at `mountpoint`.
+pub fn make_pool(pool: &DatasetName, mountpoint: &Path) {
+    let file = PathBuf::from("/tmp").join(format!("{pool}.img"));
+    std::fs::File::create(&file).unwrap().set_len(1 << 30).unwrap();
+    let status = Command::new("/usr/sbin/zpool")
+        .args(["create", "-f", "-o", "cachefile=none", "-O"])
+        .arg(format!("mountpoint={}", mountpoint.display()))
+        .arg(pool.as_str())
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success(), "zpool create {pool}");
 }
 
 /// One entry of an image made by [`Layer`].
