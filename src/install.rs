@@ -13,6 +13,7 @@ use std::time::Instant;
 use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, Zfs};
 
 use crate::image::{self, ImageKind, Unpacked};
+use crate::pathio::PathIoError;
 use crate::progress::{info, ms};
 use crate::props;
 use crate::revert::Revert;
@@ -97,17 +98,9 @@ pub enum InstallError {
     /// A signal arrived.
     #[error(transparent)]
     Interrupted(#[from] signals::Interrupted),
-    /// The copy fallback could not prepare the root folder.
-    #[error("{what} {path}: {source}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// On what.
-        path: PathBuf,
-        /// The system's reason.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A filesystem operation failed.
+    #[error(transparent)]
+    Io(#[from] crate::pathio::PathIoError),
 }
 
 /// A failed install and whether its rollback left anything behind.
@@ -297,7 +290,7 @@ fn install_copy<'a>(
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(InstallError::RootExists(root.display().to_string()))
         }
-        Err(source) => return Err(InstallError::Io { what: "cannot create", path: root, source }),
+        Err(source) => return Err(PathIoError::on("cannot create", &root)(source).into()),
     }
     let doomed = root.clone();
     revert.push(format!("remove {}", root.display()), move || {

@@ -17,6 +17,7 @@ pub mod image;
 pub mod install;
 pub mod lifecycle;
 pub mod lock;
+pub mod pathio;
 pub mod log;
 pub mod progress;
 pub mod props;

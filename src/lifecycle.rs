@@ -11,6 +11,7 @@ use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, SnapshotName, Zfs};
 use crate::install::Zone;
 use crate::progress::info;
 use crate::props;
+use crate::pathio::PathIoError;
 use crate::revert::Revert;
 use crate::settings::Settings;
 use crate::zonecfg::{ZoneConfig, ZoneConfigError};
@@ -59,16 +60,8 @@ pub enum LifecycleError {
     #[error("zone root {0} already exists: uninstall the zone first")]
     RootExists(String),
     /// A filesystem operation failed.
-    #[error("{what} {path}: {source}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// On what.
-        path: PathBuf,
-        /// The system's reason.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::pathio::PathIoError),
 }
 
 /// Where a zone's root is.
@@ -141,7 +134,7 @@ pub fn uninstall(zfs: &dyn Zfs, settings: &Settings, zone: &Zone, force: bool) -
             }
             _ => {
                 std::fs::remove_dir_all(&path)
-                    .map_err(|source| LifecycleError::Io { what: "cannot remove", path: path.clone(), source })?;
+                    .map_err(PathIoError::on("cannot remove", &path))?;
                 info(format_args!("removed {}", path.display()));
             }
         },

@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use crate::baseline::{self, Baseline};
 use crate::image::{self, ImageKind};
 use crate::lock::{Lock, LockMode};
+use crate::pathio::PathIoError;
 use crate::progress::{info, ms};
 use crate::props;
 use crate::replicate::{self, Mode};
@@ -130,17 +131,9 @@ pub enum TemplateError {
     /// A signal arrived.
     #[error(transparent)]
     Interrupted(#[from] signals::Interrupted),
-    /// A filesystem operation on the template failed.
-    #[error("{what} {path}: {source}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// On what.
-        path: PathBuf,
-        /// The system's reason.
-        #[source]
-        source: std::io::Error,
-    },
+    /// A filesystem operation failed.
+    #[error(transparent)]
+    Io(#[from] crate::pathio::PathIoError),
     /// The template dataset has no mountpoint to build in.
     #[error("template dataset {0} has no usable mountpoint (mountpoint=none or legacy?)")]
     NoMountpoint(DatasetName),
@@ -343,13 +336,13 @@ pub fn populate(dir: &Path, sources: &Sources) -> Result<(), TemplateError> {
 fn replicate_one(dir: &Path, sources: &Sources, tree: &str) -> Result<(), TemplateError> {
     let src = sources.source_root.join(tree);
     let meta = std::fs::symlink_metadata(&src)
-        .map_err(|source| TemplateError::Io { what: "cannot read system tree", path: src.clone(), source })?;
+        .map_err(PathIoError::on("cannot read system tree", &src))?;
     if meta.file_type().is_symlink() {
         let target = std::fs::read_link(&src)
-            .map_err(|source| TemplateError::Io { what: "cannot read symlink", path: src.clone(), source })?;
+            .map_err(PathIoError::on("cannot read symlink", &src))?;
         let dest = dir.join(tree);
         std::os::unix::fs::symlink(&target, &dest)
-            .map_err(|source| TemplateError::Io { what: "cannot create symlink", path: dest, source })?;
+            .map_err(PathIoError::on("cannot create symlink", &dest))?;
         info(format_args!("replicated /{tree}: a symlink to {}", target.display()));
         return Ok(());
     }
