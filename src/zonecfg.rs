@@ -5,7 +5,13 @@
 //! delegated datasets; unknown elements and attributes are ignored so newer
 //! zonecfg versions keep working.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
+
+/// The largest zone configuration read. zonecfg writes a few kilobytes even
+/// for zones with many resources; the cap keeps a runaway file from being
+/// read whole into memory.
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The parts of a zone configuration the brand acts on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,13 +50,69 @@ pub enum ZoneConfigError {
     },
 }
 
+/// Every zone configuration in a zones folder, and the files that could not be
+/// read (reported, never fatal: one broken file must not stop other zones).
+#[derive(Debug, Default)]
+pub struct ZoneConfigs {
+    /// The configurations read, in file-name order.
+    pub zones: Vec<ZoneConfig>,
+    /// The `.xml` files that could not be read or parsed.
+    pub unreadable: Vec<ZoneConfigError>,
+}
+
+impl ZoneConfigs {
+    /// Reads every `NAME.xml` in `zones_dir`. Skipped: other files (zonecfg's
+    /// `index`, temporary files), hidden files, `global.xml` and the `SUNW*.xml`
+    /// templates (zone names starting with `SUNW` are reserved). A folder that
+    /// does not exist holds no zones.
+    pub fn read_dir(zones_dir: &Path) -> Result<ZoneConfigs, ZoneConfigError> {
+        let read_err = |source| ZoneConfigError::Read { path: zones_dir.to_path_buf(), source };
+        let entries = match std::fs::read_dir(zones_dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ZoneConfigs::default()),
+            Err(e) => return Err(read_err(e)),
+        };
+        let mut paths = Vec::new();
+        for entry in entries {
+            let path = entry.map_err(read_err)?.path();
+            let Some(stem) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".xml"))
+            else {
+                continue;
+            };
+            if stem.is_empty() || stem.starts_with('.') || stem.starts_with("SUNW") || stem == "global" {
+                continue;
+            }
+            if path.is_file() {
+                paths.push(path);
+            }
+        }
+        paths.sort();
+        let mut out = ZoneConfigs::default();
+        for path in paths {
+            match ZoneConfig::read(&path) {
+                Ok(z) => out.zones.push(z),
+                Err(e) => out.unreadable.push(e),
+            }
+        }
+        Ok(out)
+    }
+}
+
 impl ZoneConfig {
     /// Reads and parses a zonecfg XML file.
     pub fn read(path: &Path) -> Result<ZoneConfig, ZoneConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| ZoneConfigError::Read { path: path.to_path_buf(), source })?;
-        Self::parse(&text)
-            .map_err(|detail| ZoneConfigError::Malformed { path: path.to_path_buf(), detail })
+        let read_err = |source| ZoneConfigError::Read { path: path.to_path_buf(), source };
+        let malformed = |detail| ZoneConfigError::Malformed { path: path.to_path_buf(), detail };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read_err)?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(malformed(format!("it is larger than {MAX_CONFIG_BYTES} bytes")));
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| malformed(format!("it is not UTF-8 text ({})", e.utf8_error())))?;
+        Self::parse(&text).map_err(malformed)
     }
 
     /// The configuration of zone `name` in the zones folder (`ZONES_DIR/NAME.xml`).
@@ -60,6 +122,15 @@ impl ZoneConfig {
 
     /// Parses zonecfg XML text. Pure, for tests.
     pub fn parse(text: &str) -> Result<ZoneConfig, String> {
+        // zonecfg's DOCTYPE names an external DTD and declares nothing. An
+        // entity declared in the file itself is expanded by the parser, and a
+        // small file referring to a large entity many times would expand to
+        // gigabytes (the "quadratic blowup"): refuse them before parsing.
+        if text.contains("<!ENTITY") {
+            return Err("entity declarations (<!ENTITY ...>) are not allowed in a zone \
+                        configuration; zonecfg never writes them"
+                .to_string());
+        }
         let options = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
         let doc = roxmltree::Document::parse_with_options(text, options).map_err(|e| e.to_string())?;
         let zone = doc.root_element();
@@ -151,5 +222,66 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let err = ZoneConfig::for_zone(dir.path(), "missing").unwrap_err();
         assert!(err.to_string().contains("missing.xml"), "{err}");
+    }
+
+    /// Finding: a 160 KB configuration declaring one 100 KB entity and
+    /// referring to it 20,000 times made `verify_cfg` use 4 GB of memory and
+    /// run for minutes (roxmltree guards against nested "billion laughs"
+    /// entities, not against one large entity referred to many times).
+    #[test]
+    fn regression_entity_quadratic_blowup_is_refused_at_once() {
+        let text = format!(
+            "<?xml version=\"1.0\"?>\n<!DOCTYPE zone [<!ENTITY a \"{}\">]>\n\
+             <zone name=\"z\" brand=\"omicron1\" ip-type=\"exclusive\" autoboot=\"{}\"/>",
+            "A".repeat(100_000),
+            "&a;".repeat(20_000)
+        );
+        let started = std::time::Instant::now();
+        let err = ZoneConfig::parse(&text).unwrap_err();
+        assert!(err.contains("entity declarations"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // The DOCTYPE zonecfg writes is still fine.
+        assert!(ZoneConfig::parse(SAMPLE).is_ok());
+    }
+
+    #[test]
+    fn oversized_and_non_utf8_files_are_malformed() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.xml");
+        let mut text = String::from("<zone name=\"z\" ip-type=\"exclusive\">");
+        text.push_str(&" ".repeat(MAX_CONFIG_BYTES as usize));
+        text.push_str("</zone>");
+        std::fs::write(&big, text).unwrap();
+        let err = ZoneConfig::read(&big).unwrap_err().to_string();
+        assert!(err.contains("big.xml is malformed: it is larger than"), "{err}");
+        let latin1 = dir.path().join("latin1.xml");
+        std::fs::write(&latin1, b"<zone name=\"caf\xe9\"/>").unwrap();
+        let err = ZoneConfig::read(&latin1).unwrap_err().to_string();
+        assert!(err.contains("latin1.xml is malformed: it is not UTF-8 text"), "{err}");
+    }
+
+    #[test]
+    fn reads_every_zone_of_a_folder_and_reports_broken_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::write(d.join("b.xml"), SAMPLE.replace("oxz_ntp", "b")).unwrap();
+        std::fs::write(d.join("a.xml"), "<zone name='a' zonepath='/zones/a'><dataset name='tp/a'/></zone>")
+            .unwrap();
+        std::fs::write(d.join("broken.xml"), "<zone name='broken'").unwrap();
+        std::fs::write(d.join("index"), "global:installed:/\na:configured:/zones/a:\n").unwrap();
+        std::fs::write(d.join("SUNWdefault.xml"), "<zone name='default'/>").unwrap();
+        std::fs::write(d.join("global.xml"), "<zone name='global'/>").unwrap();
+        std::fs::write(d.join(".hidden.xml"), "<zone name='hidden'/>").unwrap();
+        std::fs::write(d.join("a.xml.tmp"), "<zone name='tmp'/>").unwrap();
+        std::fs::create_dir(d.join("dir.xml")).unwrap();
+        let all = ZoneConfigs::read_dir(d).unwrap();
+        let names: Vec<&str> = all.zones.iter().map(|z| z.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(all.zones[0].datasets, ["tp/a"]);
+        assert_eq!(all.unreadable.len(), 1);
+        let err = all.unreadable[0].to_string();
+        assert!(err.contains("broken.xml") && err.contains("malformed"), "{err}");
+        let none = ZoneConfigs::read_dir(&d.join("nonexistent")).unwrap();
+        assert!(none.zones.is_empty() && none.unreadable.is_empty());
     }
 }
