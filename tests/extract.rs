@@ -126,6 +126,11 @@ impl Image {
         self
     }
 
+    /// The uncompressed tar so far, without an end-of-archive marker.
+    fn tar_without_end(&self) -> Vec<u8> {
+        self.b.get_ref().clone()
+    }
+
     /// The uncompressed tar, end-of-archive marker included.
     fn tar(self) -> Vec<u8> {
         self.b.into_inner().unwrap()
@@ -1350,4 +1355,91 @@ fn inspect_accepts_a_baseline_and_refuses_what_unpack_refuses() {
         image::inspect(&p).unwrap_err(),
         ImageError::TrailingData { .. }
     ));
+}
+
+// ---------------------------------------------------------------------------
+// Findings (fuzzing and review), one regression test each
+
+/// An archive whose entry at `name` is preceded by an extension entry of type
+/// `ty` (GNU long name or long link, PAX records) with `size` bytes of data.
+fn with_extension(ty: EntryType, size: u64) -> Vec<u8> {
+    let mut i = Image::layer();
+    let mut h = Header::new_gnu();
+    h.set_entry_type(ty);
+    h.set_size(size);
+    h.set_mode(0o644);
+    h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+    h.set_cksum();
+    i.b.append(&h, std::io::Read::take(std::io::repeat(b'a'), size))
+        .unwrap();
+    i.file("root/after", b"x", a(0o644));
+    i.gz()
+}
+
+/// Finding (review of the tar reader): it keeps an entry's GNU long name,
+/// long link and PAX records in memory whole, so a long name of gigabytes —
+/// a few megabytes of gzip — exhausted memory before any check could refuse
+/// it. The stream now refuses headers of more than `HEADER_BUDGET` bytes as
+/// they are read.
+#[test]
+fn regression_long_name_and_pax_bombs_are_refused_without_buffering_them() {
+    for ty in [
+        EntryType::GNULongName,
+        EntryType::GNULongLink,
+        EntryType::XHeader,
+    ] {
+        let mut f = Fixture::new();
+        let err = f.unpack(&with_extension(ty, 8 << 20)).unwrap_err();
+        let text = chain(&err);
+        assert!(matches!(err, ImageError::Corrupt { .. }), "{ty:?}: {text}");
+        assert!(
+            text.contains("take more than 1048576 bytes"),
+            "{ty:?}: {text}"
+        );
+        assert!(!f.z("after").exists());
+    }
+}
+
+/// The same budget bounds a GNU sparse map, which the tar reader also reads
+/// whole: a sparse entry whose extension blocks never end.
+#[test]
+fn regression_endless_sparse_map_is_refused() {
+    let mut f = Fixture::new();
+    let i = Image::layer();
+    let mut h = Header::new_gnu();
+    h.set_entry_type(EntryType::GNUSparse);
+    h.set_size(0);
+    h.set_mode(0o644);
+    h.as_old_mut().name[..11].copy_from_slice(b"root/sparse");
+    h.as_gnu_mut().unwrap().isextended[0] = 1;
+    h.set_cksum();
+    let mut tar = i.tar_without_end();
+    tar.extend_from_slice(h.as_bytes());
+    // Extension blocks, each saying another follows (`isextended` at 504).
+    let mut ext = [0u8; 512];
+    ext[504] = 1;
+    for _ in 0..4096 {
+        tar.extend_from_slice(&ext);
+    }
+    let err = f.unpack(&gzip(&tar)).unwrap_err();
+    let text = chain(&err);
+    assert!(matches!(err, ImageError::Corrupt { .. }), "{text}");
+    assert!(text.contains("take more than 1048576 bytes"), "{text}");
+    assert!(!f.z("sparse").exists());
+}
+
+/// Long names well within the budget still work, in both GNU and PAX form.
+#[test]
+fn long_names_under_the_header_budget_still_unpack() {
+    let mut f = Fixture::new();
+    let deep: String = (0..16).map(|n| format!("{n:02}{}/", "d".repeat(200))).collect();
+    let gnu = format!("root/gnu/{deep}file");
+    let mut i = Image::layer();
+    i.file(&gnu, b"gnu", a(0o644));
+    i.pax(&[("path", format!("root/pax/{deep}file").as_bytes())]);
+    i.file("root/pax-short-name", b"pax", a(0o644));
+    f.unpack(&i.gz()).unwrap();
+    assert!(gnu.len() > 3000);
+    assert_eq!(fs::read(f.z(&gnu["root/".len()..])).unwrap(), b"gnu");
+    assert_eq!(fs::read(f.z(&format!("pax/{deep}file"))).unwrap(), b"pax");
 }

@@ -14,7 +14,7 @@
 //! times last of all, in reverse archive order, since adding children changes
 //! them.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -34,8 +34,12 @@ use super::stream::{Attrs, Item, ItemKind, Visit, BUFFER_SIZE};
 /// A [`Visit`]or that installs entries into a zone root.
 pub struct Extractor<'z> {
     zone: &'z ZoneDir,
-    /// Directories installed, in archive order, for their times at the end.
+    /// Directories installed, each once, in the order of their first entry,
+    /// with the attributes of their last, for their times at the end.
     dirs: Vec<(RootPath, Attrs)>,
+    /// Where each directory is in `dirs`: an archive repeating one directory
+    /// entry a million times must not make a million-entry list.
+    dir_index: HashMap<RootPath, usize>,
     /// Copy buffer for file contents.
     buf: Vec<u8>,
     /// Entries installed.
@@ -50,6 +54,7 @@ impl<'z> Extractor<'z> {
         Extractor {
             zone,
             dirs: Vec::new(),
+            dir_index: HashMap::new(),
             buf: vec![0; BUFFER_SIZE],
             entries: 0,
             bytes: 0,
@@ -59,12 +64,9 @@ impl<'z> Extractor<'z> {
     /// Sets the times of the directories installed, once nothing more will be
     /// added to them. On failure, says which directory.
     pub fn finish(&mut self) -> Result<(), (RootPath, EntryError)> {
-        let mut done = HashSet::new();
+        // (Setting a directory's times changes nothing in its parent, so the
+        // order does not matter; reverse order is tar's habit.)
         for (path, attrs) in self.dirs.iter().rev() {
-            // A directory listed twice gets the time of its last entry.
-            if !done.insert(path) {
-                continue;
-            }
             let (parent, name) = path.split_last();
             let parent = self
                 .zone
@@ -162,7 +164,14 @@ impl<'z> Extractor<'z> {
         }
         let fd = open_dir(parent.as_raw_fd(), name).map_err(EntryError::from)?;
         set_owner_and_mode(fd.as_raw_fd(), &item.attrs)?;
-        self.dirs.push((item.path.clone(), item.attrs));
+        // A directory listed twice gets the time of its last entry.
+        match self.dir_index.get(&item.path) {
+            Some(&at) => self.dirs[at].1 = item.attrs,
+            None => {
+                self.dir_index.insert(item.path.clone(), self.dirs.len());
+                self.dirs.push((item.path.clone(), item.attrs));
+            }
+        }
         Ok(())
     }
 
@@ -342,4 +351,37 @@ fn mtime(attrs: &Attrs) -> TimeSpec {
 
 fn same_inode(a: &FileStat, b: &FileStat) -> bool {
     a.st_dev == b.st_dev && a.st_ino == b.st_ino
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::path::{classify, EntryPath};
+
+    fn dir_item(name: &[u8], mtime_sec: i64) -> Item {
+        let EntryPath::Root(path) = classify(name).unwrap() else { panic!() };
+        let attrs = Attrs { uid: 0, gid: 0, mode: 0o755, mtime_sec, mtime_nsec: 0 };
+        Item { path, kind: ItemKind::Dir, attrs }
+    }
+
+    /// Finding (review): every directory entry was remembered for setting its
+    /// times at the end, so an image repeating `root/d/` millions of times (a
+    /// few megabytes of gzip) grew the list — and memory — without bound. Each
+    /// directory is now remembered once, with its last entry's attributes.
+    #[test]
+    fn regression_repeated_directory_entries_are_remembered_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let zone = ZoneDir::open(tmp.path()).unwrap();
+        let mut x = Extractor::new(&zone);
+        for i in 0..10_000 {
+            x.item(&dir_item(b"root/d/", 1_000 + i), &mut std::io::empty()).unwrap();
+            x.item(&dir_item(b"root/d/e", 5), &mut std::io::empty()).unwrap();
+        }
+        assert_eq!(x.dirs.len(), 2);
+        assert_eq!(x.entries, 20_000);
+        x.finish().unwrap();
+        use std::os::unix::fs::MetadataExt;
+        assert_eq!(std::fs::metadata(tmp.path().join("d")).unwrap().mtime(), 1_000 + 9_999);
+        assert_eq!(std::fs::metadata(tmp.path().join("d/e")).unwrap().mtime(), 5);
+    }
 }
