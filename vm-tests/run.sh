@@ -2,7 +2,8 @@
 # Runs tests against real OpenZFS in a throwaway VM.
 #
 #   vm-tests/run.sh                 build and run every test of the vm-tests crate
-#   vm-tests/run.sh --script FILE   run FILE (bash) in the VM with the pool ready (the demo)
+#   vm-tests/run.sh --script FILE   run FILE (bash) in the VM with the pool ready (the demo,
+#                                   the benchmarks)
 #
 # On a fresh Debian 12 machine, as root, it first installs what it needs
 # (vm-tests/setup.sh; the ZFS module build takes ~5 minutes once). The VM runs
@@ -10,12 +11,16 @@
 # emulation; its only writable host folder is the work folder,
 # ${OMICRON1_VM_WORK:-target/vm}. Every boot has a time limit and is retried
 # once if the guest never reports back (a rare hang under emulation).
+#
+# The guest gets the settings OMICRON1_DEMO_* and OMICRON1_BENCH_* (for the
+# script) and OMICRON1_VM_POOL_SIZE (the pool's size, default 3G); the VM has
+# ${OMICRON1_VM_MEMORY:-6G} of memory.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(dirname "$here")
 work=${OMICRON1_VM_WORK:-$top/target/vm}
-timeout_s=${OMICRON1_VM_TIMEOUT:-1500}
+timeout_s=${OMICRON1_VM_TIMEOUT:-1800}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 export OMICRON1_SETUP_LOG=$work/setup.log
@@ -59,15 +64,16 @@ boot() {
     # OMICRON1_BIN tells tests and scripts which installer binary to run.
     local cmd
     cmd="export OMICRON1_BIN=$bin_dir/omicron1 OMICRON1_TOP=$top OMICRON1_VM_RESULTS=$work/results;"
-    # The guest does not inherit the host's environment: pass the demo's settings on.
+    # The guest does not inherit the host's environment: pass the demo's and the
+    # benchmark's settings, and the pool's size, on.
     local var
-    for var in $(compgen -e | grep '^OMICRON1_DEMO_' || true); do
+    for var in $(compgen -e | grep -E '^OMICRON1_(DEMO|BENCH)_|^OMICRON1_VM_POOL_SIZE$' || true); do
         cmd+=" export $var=$(printf '%q' "${!var}");"
     done
     cmd+=" bash $here/guest.sh $work/results ${guest_args[*]}"
     # Through a pipe: qemu reopens a file given as stdout and truncates it.
     timeout --kill-after=15 "$timeout_s" \
-        vng --disable-kvm -r "/boot/vmlinuz-$kver" --memory 6G --cpus 2 \
+        vng --disable-kvm -r "/boot/vmlinuz-$kver" --memory "${OMICRON1_VM_MEMORY:-6G}" --cpus 2 \
             --rwdir "$work" --qemu-opts="-device virtio-rng-pci" \
             --exec "$cmd" </dev/null 2>&1 | cat || true
     [ -f "$work/results/status" ]

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The benchmark's part inside the VM (see bench.sh and BENCHMARKS.md). Runs with
+# the pool `tp` at /tmp/tp ready (a file on the guest's tmpfs). bench.sh built
+# the driver and the installer in release mode and generated the inputs under
+# OMICRON1_TOP/target; OMICRON1_BENCH_ARGS holds the driver's options.
+set -euo pipefail
+
+# The pool's file lives in guest RAM: cap the ARC so that it, the pool's file
+# and the staged trees fit, and give freed blocks back to RAM as they are freed.
+echo "${OMICRON1_BENCH_ARC_MAX:-$((2 << 30))}" >/sys/module/zfs/parameters/zfs_arc_max
+zpool set autotrim=on tp
+
+# The system trees, images and installer are staged here (untimed) so no
+# measured step reads the host's files through 9p, as a sled's ramdisk holds them.
+stage=/tmp/bench-stage
+mkdir -p "$stage"
+mount -t tmpfs -o "size=${OMICRON1_BENCH_STAGE_SIZE:-3g}" bench-stage "$stage"
+
+echo "bench-guest: $(nproc) vCPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)," \
+    "ZFS $(cat /sys/module/zfs/version), /tmp: $(df -h --output=size,avail /tmp | tail -n 1)"
+rel=$OMICRON1_TOP/target/release
+# shellcheck disable=SC2086 # OMICRON1_BENCH_ARGS is a list of options
+"$rel/bench" run --data "$OMICRON1_TOP/target/bench/data" --bin "$rel/omicron1" \
+    --stage "$stage" --out "$OMICRON1_VM_RESULTS/bench" ${OMICRON1_BENCH_ARGS:-}
