@@ -59,14 +59,16 @@ export OMICRON1_VM_POOL_SIZE=${OMICRON1_VM_POOL_SIZE:-6G}
 export OMICRON1_VM_TIMEOUT=${OMICRON1_VM_TIMEOUT:-5400}
 
 status=0
+rm -rf "$OMICRON1_VM_WORK/bench"
 vm-tests/run.sh --script vm-tests/bench-guest.sh || status=$?
-results=$OMICRON1_VM_WORK/results/bench
-if [ "$status" = 0 ] && [ -f "$results/results.json" ]; then
+# The guest writes into one folder per boot; the last one is this run's.
+results=$(find "$OMICRON1_VM_WORK/bench" -mindepth 1 -maxdepth 1 -type d -name 'boot-*' 2>/dev/null | sort | tail -n 1)
+if [ "$status" = 0 ] && [ -f "$results/results.txt" ]; then
     cp "$results/results.json" "$out/$name.json"
     cp "$results/results.txt" "$out/$name.txt"
     log "wrote $out/$name.txt and $out/$name.json"
 else
-    log "the benchmark failed (status $status); partial results, if any, are in $results"
+    log "the benchmark failed (status $status); partial results, if any, are in $OMICRON1_VM_WORK/bench/boot-*"
     [ "$status" != 0 ] || status=1
 fi
 exit "$status"

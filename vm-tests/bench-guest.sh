@@ -18,7 +18,11 @@ mount -t tmpfs -o "size=${OMICRON1_BENCH_STAGE_SIZE:-3g}" bench-stage "$stage"
 
 echo "bench-guest: $(nproc) vCPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)," \
     "ZFS $(cat /sys/module/zfs/version), /tmp: $(df -h --output=size,avail /tmp | tail -n 1)"
+# Beside run.sh's results folder, which a second boot empties: one folder per
+# boot, so a boot that dies keeps its partial results (results.json is
+# rewritten after each section).
+out=$(dirname "$OMICRON1_VM_RESULTS")/bench/boot-$(date +%s)
 rel=$OMICRON1_TOP/target/release
 # shellcheck disable=SC2086 # OMICRON1_BENCH_ARGS is a list of options
 "$rel/bench" run --data "$OMICRON1_TOP/target/bench/data" --bin "$rel/omicron1" \
-    --stage "$stage" --out "$OMICRON1_VM_RESULTS/bench" ${OMICRON1_BENCH_ARGS:-}
+    --stage "$stage" --out "$out" ${OMICRON1_BENCH_ARGS:-}
