@@ -3,10 +3,13 @@
 # the method and the numbers. Not part of the tests: it measures, it does not
 # pass or fail on the targets.
 #
-#   sudo ./bench.sh           the full run (~20-30 min under emulation):
+#   sudo ./bench.sh           the full run (~35 min under emulation, alone):
 #                             target/bench/results.{txt,json}
-#   sudo ./bench.sh --quick   smaller trees and images, fewer repeats (~5 min):
+#   sudo ./bench.sh --quick   smaller trees and images, fewer repeats (~15 min):
 #                             target/bench/results-quick.{txt,json}
+#   sudo ./bench.sh --only builds|installs|scale
+#                             one section (scale: on the largest tree only):
+#                             target/bench/results[-quick]-SECTION.{txt,json}
 #
 # On the host it builds the installer and the driver in release mode and
 # generates the inputs at native speed (system trees of 100 MiB and 1 GiB,
@@ -24,12 +27,19 @@ cd "$top"
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
-quick= name=results
-case "${1:-}" in
-    "") ;;
-    --quick) quick=--quick name=results-quick ;;
-    *) log "usage: sudo ./bench.sh [--quick]"; exit 2 ;;
-esac
+quick= only= name=results
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --quick) quick=--quick name=$name-quick ;;
+        --only)
+            case "${2:-}" in builds | installs | scale) only=$2 ;; *) log "--only builds|installs|scale"; exit 2 ;; esac
+            shift
+            ;;
+        *) log "usage: sudo ./bench.sh [--quick] [--only builds|installs|scale]"; exit 2 ;;
+    esac
+    shift
+done
+[ -z "$only" ] || name=$name-$only
 [ "$(id -u)" = 0 ] || { log "must run as root (the VM harness installs what it needs)"; exit 1; }
 
 if pgrep -f qemu-system >/dev/null 2>&1; then
@@ -47,12 +57,12 @@ data=$out/data
 cat >"$data/host.json" <<JSON
 {"cores": "$(nproc)", "cpu": "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)",
  "memory_gib": "$(awk '/MemTotal/ {printf "%.1f", $2 / 1048576}' /proc/meminfo)",
- "accel": "qemu TCG (software emulation)", "command": "sudo ./bench.sh${quick:+ $quick}"}
+ "accel": "qemu TCG (software emulation)", "command": "sudo ./bench.sh${quick:+ $quick}${only:+ --only $only}"}
 JSON
 # The guest finds the driver, the installer and the inputs under OMICRON1_TOP
 # (the host's root is visible read-only); the kernel command line that carries
 # the settings is short, so only the options go.
-export OMICRON1_BENCH_ARGS=$quick
+export OMICRON1_BENCH_ARGS="$quick${only:+ --only $only}"
 export OMICRON1_VM_WORK=${OMICRON1_VM_WORK:-$out/vm}
 export OMICRON1_VM_MEMORY=${OMICRON1_VM_MEMORY:-10G}
 export OMICRON1_VM_POOL_SIZE=${OMICRON1_VM_POOL_SIZE:-6G}

@@ -35,11 +35,11 @@ use crate::{Args, Plan};
 const VERSION: u64 = 3;
 
 const WORDS: &[&str] = &[
-    "net", "sys", "crypto", "zfs", "dlpi", "kstat", "nvpair", "scf", "xml", "ssl", "z", "curl", "ipadm",
-    "dladm", "pool", "proc", "ctf", "elf", "umem", "avl", "uutil", "sqlite", "bsm", "socket", "nsl", "md",
-    "sec", "resolv", "gss", "ldap", "iconv", "fm", "topo", "devinfo", "smbios", "pci", "usb", "nvme",
-    "vnd", "viona", "dtrace", "mdb", "pkg", "svc", "zone", "brand", "audit", "kmf", "pam", "ssh", "ntp",
-    "dns", "dhcp", "tcp", "ip", "route", "ipf", "lofi", "sata", "ses", "disk", "ipmi", "sensor", "fru",
+    "net", "sys", "crypto", "zfs", "dlpi", "kstat", "nvpair", "scf", "xml", "ssl", "z", "curl", "ipadm", "dladm",
+    "pool", "proc", "ctf", "elf", "umem", "avl", "uutil", "sqlite", "bsm", "socket", "nsl", "md", "sec", "resolv",
+    "gss", "ldap", "iconv", "fm", "topo", "devinfo", "smbios", "pci", "usb", "nvme", "vnd", "viona", "dtrace", "mdb",
+    "pkg", "svc", "zone", "brand", "audit", "kmf", "pam", "ssh", "ntp", "dns", "dhcp", "tcp", "ip", "route", "ipf",
+    "lofi", "sata", "ses", "disk", "ipmi", "sensor", "fru",
 ];
 
 /// One kind of file in a system tree.
@@ -161,7 +161,10 @@ fn place(rng: &mut Rng, kind: &str, n: u64) -> (String, u32) {
         }
         "small-data" => {
             let dir = match rng.below(3) {
-                0 => format!("usr/share/lib/zoneinfo/{}", ["Africa", "America", "Asia", "Europe", "Pacific"][(n % 5) as usize]),
+                0 => format!(
+                    "usr/share/lib/zoneinfo/{}",
+                    ["Africa", "America", "Asia", "Europe", "Pacific"][(n % 5) as usize]
+                ),
                 1 => format!("usr/share/lib/terminfo/{}", (b'a' + (n % 26) as u8) as char),
                 _ => format!("usr/share/{w2}"),
             };
@@ -294,10 +297,14 @@ pub fn image(dir: &Path, label: &str, payload: u64) -> Value {
     // (path, size, mode, text)
     let mut files: Vec<(String, u64, u32, bool)> = Vec::new();
     files.push((format!("{base}/bin/{svc}"), payload * 30 / 100, 0o755, false));
-    for i in 0..5 {
-        files.push((format!("{base}/lib/lib{}{i}.so.1", WORDS[i]), payload * 4 / 100, 0o755, false));
+    for (i, w) in WORDS.iter().take(5).enumerate() {
+        files.push((format!("{base}/lib/lib{w}{i}.so.1"), payload * 4 / 100, 0o755, false));
     }
-    let mut add = |files: &mut Vec<(String, u64, u32, bool)>, share: u64, min, max, mk: &dyn Fn(&mut Rng, usize) -> (String, u32, bool)| {
+    let mut add = |files: &mut Vec<(String, u64, u32, bool)>,
+                   share: u64,
+                   min,
+                   max,
+                   mk: &dyn Fn(&mut Rng, usize) -> (String, u32, bool)| {
         let want = payload * share / 100;
         let mut got = 0;
         while got < want {
@@ -341,8 +348,7 @@ pub fn image(dir: &Path, label: &str, payload: u64) -> Value {
     tar.append_data(&mut header(tar::EntryType::Regular, meta.len() as u64, 0o644), "oxide.json", meta.as_bytes())
         .unwrap();
     for d in &dirs {
-        tar.append_data(&mut header(tar::EntryType::Directory, 0, 0o755), format!("{d}/"), std::io::empty())
-            .unwrap();
+        tar.append_data(&mut header(tar::EntryType::Directory, 0, 0o755), format!("{d}/"), std::io::empty()).unwrap();
     }
     let mut buf = Vec::new();
     let mut total = 0;
@@ -358,7 +364,15 @@ pub fn image(dir: &Path, label: &str, payload: u64) -> Value {
     // sectors; a larger one takes whole records, its last one included.
     let allocated: u64 = files
         .iter()
-        .map(|(_, size, ..)| if *size <= 128 << 10 { size.div_ceil(512) * 512 } else { size.div_ceil(128 << 10) * (128 << 10) })
+        .map(
+            |(_, size, ..)| {
+                if *size <= 128 << 10 {
+                    size.div_ceil(512) * 512
+                } else {
+                    size.div_ceil(128 << 10) * (128 << 10)
+                }
+            },
+        )
         .sum();
     let v = json!({
         "version": VERSION,

@@ -10,6 +10,7 @@
 //!   times template builds against `cp -a`, installs (cold, warm, the copy
 //!   fallback), unpacking against `tar xzf`, space, and installs in a row and
 //!   in parallel, then prints a table and writes it, with every sample, as JSON.
+//!   `--only SECTION` runs one section (`scale` on the largest tree only).
 //!
 //! Absolute times under emulation mean little; the ratios between methods
 //! measured in the same run are the result.
@@ -22,7 +23,7 @@ mod util;
 fn usage() -> ! {
     eprintln!(
         "usage: bench gen --data DIR --bin OMICRON1 [--quick]\n       \
-         bench run --data DIR --bin OMICRON1 --stage DIR --out DIR [--quick]"
+         bench run --data DIR --bin OMICRON1 --stage DIR --out DIR [--quick] [--only builds|installs|scale]"
     );
     std::process::exit(2)
 }
@@ -54,16 +55,17 @@ impl Args {
         Args { verb, pairs, quick }
     }
 
+    /// The value of `--name`, if given.
+    pub fn opt(&self, name: &str) -> Option<String> {
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+    }
+
     /// The value of `--name`, which must be given.
     pub fn path(&self, name: &str) -> std::path::PathBuf {
-        self.pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| std::path::PathBuf::from(v))
-            .unwrap_or_else(|| {
-                eprintln!("bench {}: --{name} is required", self.verb);
-                usage()
-            })
+        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| std::path::PathBuf::from(v)).unwrap_or_else(|| {
+            eprintln!("bench {}: --{name} is required", self.verb);
+            usage()
+        })
     }
 }
 

@@ -84,11 +84,7 @@ pub fn targets(r: &Map<String, Value>) -> Value {
                 v,
                 format!("{v:.2}x"),
                 v >= 0.8,
-                format!(
-                    "{:.1} MiB/s vs {:.1} MiB/s",
-                    f(&i["unpack_mib_per_s"]),
-                    f(&i["tar_mib_per_s"])
-                ),
+                format!("{:.1} MiB/s vs {:.1} MiB/s", f(&i["unpack_mib_per_s"]), f(&i["tar_mib_per_s"])),
             ));
         }
     }
@@ -102,7 +98,11 @@ pub fn targets(r: &Map<String, Value>) -> Value {
         let limit = f(&i["used_limit_bytes"]);
         let payload = f(&i["payload_bytes"]);
         out.push(target(
-            &format!("zone root used, tree {}, image {}", i["tree"].as_str().unwrap_or("?"), i["image"].as_str().unwrap_or("?")),
+            &format!(
+                "zone root used, tree {}, image {}",
+                i["tree"].as_str().unwrap_or("?"),
+                i["image"].as_str().unwrap_or("?")
+            ),
             "<= 1.1 x payload + 1 MiB",
             used / payload,
             format!("{:.2} MiB of {:.2} MiB allowed", mib(used), mib(limit)),
@@ -169,15 +169,32 @@ pub fn table(r: &Map<String, Value>) -> String {
         m["pool_vdev"].as_str().unwrap_or("?"),
     );
     if let Some(h) = m["host"].as_object() {
-        let _ = writeln!(t, "host: {}", h.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(&v.to_string()))).collect::<Vec<_>>().join(", "));
+        let _ = writeln!(
+            t,
+            "host: {}",
+            h.iter()
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or(&v.to_string())))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
 
     let _ = writeln!(t, "\n1. Template build (system tree -> pool), median of runs");
     let _ = writeln!(
         t,
         "{:<6} {:>7} {:>8} {:<16} {:>4} {:>9} {:>9} {:>8} {:>9} {:>11} {:>11} {:>6}",
-        "tree", "files", "MiB", "method", "runs", "time s", "files/s", "MiB/s", "vs cp -a", "written MiB",
-        "replicate s", "procs"
+        "tree",
+        "files",
+        "MiB",
+        "method",
+        "runs",
+        "time s",
+        "files/s",
+        "MiB/s",
+        "vs cp -a",
+        "written MiB",
+        "replicate s",
+        "procs"
     );
     for b in arr(&r["builds"]) {
         for mm in arr(&b["methods"]) {
@@ -237,7 +254,11 @@ pub fn table(r: &Map<String, Value>) -> String {
         .unwrap_or_default();
     let _ = write!(t, "{:<6} {:<6}", "tree", "image");
     for n in &names {
-        let _ = write!(t, " {:>9}", n.replace("-check", "").replace("find-dataset", "find-ds").replace("encryption", "encrypt"));
+        let _ = write!(
+            t,
+            " {:>9}",
+            n.replace("-check", "").replace("find-dataset", "find-ds").replace("encryption", "encrypt")
+        );
     }
     let _ = writeln!(t, " {:>9} {:>6}", "total", "procs");
     for i in arr(&r["installs"]) {
@@ -257,10 +278,19 @@ pub fn table(r: &Map<String, Value>) -> String {
         let u = short_argv(&i["uninstall_zfs_argv"]);
         let _ = writeln!(t, "zfs/zpool processes of an uninstall: {} ({})", u.len(), u.join(", "));
         let cold = short_argv(&i["cold_zfs_argv"]);
-        let _ = writeln!(t, "zfs/zpool processes of a cold install (builds the template): {} ({})", cold.len(), cold.join(", "));
+        let _ = writeln!(
+            t,
+            "zfs/zpool processes of a cold install (builds the template): {} ({})",
+            cold.len(),
+            cold.join(", ")
+        );
     }
     let _ = writeln!(t, "\nUnpack (warm, phase unpack:0) vs tar xzf of the same image into the same pool");
-    let _ = writeln!(t, "{:<6} {:<6} {:>9} {:>9} {:>10} {:>9} {:>10} {:>7}", "tree", "image", "payload", "gz MiB", "unpack s", "MiB/s", "tar s", "ratio");
+    let _ = writeln!(
+        t,
+        "{:<6} {:<6} {:>9} {:>9} {:>10} {:>9} {:>10} {:>7}",
+        "tree", "image", "payload", "gz MiB", "unpack s", "MiB/s", "tar s", "ratio"
+    );
     for i in arr(&r["installs"]) {
         let _ = writeln!(
             t,
@@ -277,7 +307,8 @@ pub fn table(r: &Map<String, Value>) -> String {
     }
 
     let _ = writeln!(t, "\n4. Space: zone root `used` after install against the image payload");
-    let _ = writeln!(t, "(min alloc: what the image's files take at least with this pool's recordsize and compression)");
+    let _ =
+        writeln!(t, "(min alloc: what the image's files take at least with this pool's recordsize and compression)");
     let _ = writeln!(
         t,
         "{:<6} {:<6} {:>12} {:>14} {:>12} {:>12} {:>10}",
@@ -300,7 +331,12 @@ pub fn table(r: &Map<String, Value>) -> String {
     let sc = &r["scale"];
     if !sc.is_null() {
         let row = &sc["row"];
-        let _ = writeln!(t, "\n5. Scale (tree {}, image {})", sc["tree"].as_str().unwrap_or("?"), sc["image"].as_str().unwrap_or("?"));
+        let _ = writeln!(
+            t,
+            "\n5. Scale (tree {}, image {})",
+            sc["tree"].as_str().unwrap_or("?"),
+            sc["image"].as_str().unwrap_or("?")
+        );
         let _ = writeln!(
             t,
             "{} zones in a row: first {} median {} s, last {} median {} s ({:.2}x); uninstall median {} s",

@@ -232,7 +232,13 @@ impl Bench {
             self.create(&ds);
             self.settle(false);
             let started = Instant::now();
-            run(Command::new("cp").arg("-a").arg("-t").arg(self.mountpoint(&ds)).arg(src.join("usr")).arg(src.join("lib")).arg(src.join("sbin")));
+            run(Command::new("cp")
+                .arg("-a")
+                .arg("-t")
+                .arg(self.mountpoint(&ds))
+                .arg(src.join("usr"))
+                .arg(src.join("lib"))
+                .arg(src.join("sbin")));
             sh(ZPOOL, &["sync", &self.pool]);
             let took = ms(started.elapsed());
             say(&format!("tree {label} rep {rep}: cp -a + zpool sync {:.0} ms", took));
@@ -250,8 +256,10 @@ impl Bench {
                         .env("OMICRON1_LOG", "debug")
                         .args(["template", "build", "--pool", &self.pool, "--parent", &parent]),
                 );
-                let (stdout, stderr) =
-                    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned());
+                let (stdout, stderr) = (
+                    String::from_utf8_lossy(&out.stdout).into_owned(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                );
                 self.log(&format!("build-{label}-{mode}-{rep}"), &stdout, &stderr);
                 // "replicated /usr: N files, B bytes, L links, T msec"
                 let replicate: f64 = stdout
@@ -262,7 +270,10 @@ impl Bench {
                 let argv = argv_lines(&stderr);
                 details.push(json!({"mode": mode, "rep": rep, "wall_ms": took, "replicate_ms": replicate,
                     "zfs_processes": argv.len(), "zfs_argv": argv}));
-                say(&format!("tree {label} rep {rep}: template build ({mode}) {:.0} ms, replicating {:.0} ms", took, replicate));
+                say(&format!(
+                    "tree {label} rep {rep}: template build ({mode}) {:.0} ms, replicating {:.0} ms",
+                    took, replicate
+                ));
                 let container = format!("{parent}/omicron1-templates");
                 let templates = self.zfs(&["list", "-Hp", "-o", "name,referenced", "-d", "1", &container]);
                 if let Some(line) = templates.lines().find(|l| !l.starts_with(&format!("{container}\t"))) {
@@ -337,7 +348,13 @@ impl Bench {
         let debug = self.install(&ctx, ZONE, &zonepath, image, true);
         let argv = argv_lines(&debug.stderr);
         let out = timed(
-            self.omicron1(&ctx).env("OMICRON1_LOG", "debug").arg("-z").arg(ZONE).arg("-R").arg(&zonepath).args(["uninstall", "-F"]),
+            self.omicron1(&ctx)
+                .env("OMICRON1_LOG", "debug")
+                .arg("-z")
+                .arg(ZONE)
+                .arg("-R")
+                .arg(&zonepath)
+                .args(["uninstall", "-F"]),
         )
         .1;
         let uninstall_argv = argv_lines(&String::from_utf8_lossy(&out.stderr));
@@ -493,7 +510,8 @@ impl Bench {
                 if String::from_utf8_lossy(&out.stdout).contains("waiting for another install") {
                     waited += 1;
                 }
-                let t: Value = serde_json::from_str(fs::read_to_string(&timings).unwrap().lines().next().unwrap()).unwrap();
+                let t: Value =
+                    serde_json::from_str(fs::read_to_string(&timings).unwrap().lines().next().unwrap()).unwrap();
                 each.push(t["total_ms"].as_f64().unwrap());
             }
             let total = ms(started.elapsed());
@@ -503,7 +521,11 @@ impl Bench {
                 .lines()
                 .filter(|l| *l != container)
                 .count();
-            say(&format!("{} installs in parallel ({round}): {:.0} ms, {templates} template(s)", zonepaths.len(), total));
+            say(&format!(
+                "{} installs in parallel ({round}): {:.0} ms, {templates} template(s)",
+                zonepaths.len(),
+                total
+            ));
             let mut uninstall = Vec::new();
             for (zone, zonepath) in &zonepaths {
                 uninstall.push(self.uninstall(&ctx, zone, zonepath));
@@ -617,19 +639,34 @@ pub fn main(args: &Args, plan: &Plan) {
             "build_reps": plan.build_reps, "row": plan.row, "row_window": plan.row_window, "parallel": plan.parallel,
         }),
     );
+    let only = args.opt("only");
+    if let Some(o) = &only {
+        assert!(["builds", "installs", "scale"].contains(&o.as_str()), "--only builds|installs|scale, not {o}");
+    }
+    let want = |section: &str| only.as_deref().map_or(true, |o| o == section);
+    b.results.insert("only".into(), json!(only));
+    b.results.insert("builds".into(), json!([]));
+    b.results.insert("installs".into(), json!([]));
+    b.results.insert("scale".into(), Value::Null);
     let (mut builds, mut installs, mut scale) = (Vec::new(), Vec::new(), Value::Null);
     for (n, (label, _)) in plan.trees.iter().enumerate() {
+        let last = n + 1 == plan.trees.len();
+        if !want("builds") && !want("installs") && !last {
+            continue;
+        }
         let tree = read_json(&data.join("trees").join(format!("{label}.json")));
         let src = b.stage_tree(label);
-        builds.push(b.builds(label, &src, &tree));
-        b.results.insert("builds".into(), json!(builds));
-        b.save();
-        for (image_label, path, desc) in &images {
+        if want("builds") {
+            builds.push(b.builds(label, &src, &tree));
+            b.results.insert("builds".into(), json!(builds));
+            b.save();
+        }
+        for (image_label, path, desc) in images.iter().filter(|_| want("installs")) {
             installs.push(b.installs(label, &src, image_label, path, desc));
             b.results.insert("installs".into(), json!(installs));
             b.save();
         }
-        if n + 1 == plan.trees.len() {
+        if last && want("scale") {
             let (image_label, path, _) = &images[0];
             scale = b.scale(label, &src, image_label, path);
             b.results.insert("scale".into(), scale.clone());
