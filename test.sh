@@ -8,6 +8,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")"
 
 step() { printf '\n==> %s\n' "$*"; }
 
+step "formatting (cargo fmt --check)"
+if ! cargo fmt --version >/dev/null 2>&1; then
+    rustup component add rustfmt
+fi
+cargo fmt --all --check
+
 step "host tests (cargo test)"
 cargo test --workspace --exclude omicron1-vm-tests
 

@@ -10,7 +10,9 @@ use std::io;
 /// The running system's boot identity.
 #[cfg(target_os = "linux")]
 pub fn system_boot_id() -> io::Result<String> {
-    Ok(std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?.trim().to_string())
+    Ok(std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+        .trim()
+        .to_string())
 }
 
 /// The running system's boot identity.
@@ -21,13 +23,15 @@ pub fn system_boot_id() -> io::Result<String> {
         .env("LC_ALL", "C")
         .output()?;
     if !out.status.success() {
-        return Err(io::Error::new(io::ErrorKind::Other, "kstat boot_time failed"));
+        return Err(io::Error::new(
+            io::ErrorKind::Other,
+            "kstat boot_time failed",
+        ));
     }
     let text = String::from_utf8_lossy(&out.stdout);
-    let boot_time = text
-        .split_whitespace()
-        .nth(1)
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no boot_time in kstat output"))?;
+    let boot_time = text.split_whitespace().nth(1).ok_or_else(|| {
+        io::Error::new(io::ErrorKind::InvalidData, "no boot_time in kstat output")
+    })?;
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -37,7 +41,10 @@ pub fn system_boot_id() -> io::Result<String> {
 /// The running system's boot identity.
 #[cfg(not(any(target_os = "linux", target_os = "illumos")))]
 pub fn system_boot_id() -> io::Result<String> {
-    Err(io::Error::new(io::ErrorKind::Unsupported, "set OMICRON1_BOOT_ID on this platform"))
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "set OMICRON1_BOOT_ID on this platform",
+    ))
 }
 
 /// The setting if given, else the system's identity.

@@ -227,7 +227,9 @@ pub enum BaselineVerb {
 pub fn main() -> ExitCode {
     crate::log::init_tracing();
     crate::signals::install_handlers();
-    let argv: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    let argv: Vec<String> = std::env::args_os()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
     let settings = Settings::from_env();
     let outcome = match Cli::try_parse_from(&argv) {
         Ok(cli) => crate::hooks::run(cli, &settings),
@@ -261,24 +263,61 @@ mod tests {
     fn every_hook_verb_is_a_subcommand() {
         let cmd = Cli::command();
         for verb in HOOK_VERBS {
-            assert!(cmd.find_subcommand(verb).is_some(), "{verb} is not a subcommand");
+            assert!(
+                cmd.find_subcommand(verb).is_some(),
+                "{verb} is not a subcommand"
+            );
         }
         cmd.debug_assert();
     }
 
     #[test]
     fn parses_zoneadm_calls() {
-        let cli = Cli::try_parse_from(["b", "-z", "z1", "-R", "/zones/z1", "install", "/a.tgz", "/b.tgz"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "b",
+            "-z",
+            "z1",
+            "-R",
+            "/zones/z1",
+            "install",
+            "/a.tgz",
+            "/b.tgz",
+        ])
+        .unwrap();
         assert_eq!(cli.zone.as_deref(), Some("z1"));
         assert!(matches!(cli.verb, Verb::Install { ref images } if images.len() == 2));
-        let cli = Cli::try_parse_from(["b", "-z", "z", "-R", "/z", "verify_adm", "install", "-x", "y"])
-            .unwrap();
+        let cli = Cli::try_parse_from([
+            "b",
+            "-z",
+            "z",
+            "-R",
+            "/z",
+            "verify_adm",
+            "install",
+            "-x",
+            "y",
+        ])
+        .unwrap();
         assert!(matches!(cli.verb, Verb::VerifyAdm { ref args, .. } if args == &["-x", "y"]));
-        let cli = Cli::try_parse_from(["b", "-z", "z", "-R", "/z", "prestatechange", "3", "1"]).unwrap();
-        assert!(matches!(cli.verb, Verb::PreStateChange(StateChange { state: 3, cmd: 1, altroot: None })));
-        let cli = Cli::try_parse_from(["b", "-z", "z", "-R", "/z", "clone", "-s", "snap", "src"]).unwrap();
-        assert!(matches!(cli.verb, Verb::Clone { snapshot: Some(_), .. }));
+        let cli =
+            Cli::try_parse_from(["b", "-z", "z", "-R", "/z", "prestatechange", "3", "1"]).unwrap();
+        assert!(matches!(
+            cli.verb,
+            Verb::PreStateChange(StateChange {
+                state: 3,
+                cmd: 1,
+                altroot: None
+            })
+        ));
+        let cli = Cli::try_parse_from(["b", "-z", "z", "-R", "/z", "clone", "-s", "snap", "src"])
+            .unwrap();
+        assert!(matches!(
+            cli.verb,
+            Verb::Clone {
+                snapshot: Some(_),
+                ..
+            }
+        ));
         let cli = Cli::try_parse_from(["b", "verify_cfg", "/tmp/z.xml"]).unwrap();
         assert!(cli.zone.is_none());
     }

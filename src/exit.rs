@@ -41,7 +41,10 @@ pub struct Failure {
 impl Failure {
     /// A failure with the given exit code.
     pub fn new(exit: Exit, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
-        Failure { exit, error: error.into() }
+        Failure {
+            exit,
+            error: error.into(),
+        }
     }
 
     /// A usage error (253).

@@ -50,7 +50,10 @@ fn parse(value: &str) -> Option<Target> {
     if name.is_empty() {
         return None;
     }
-    Some(Target { name: name.to_string(), hit })
+    Some(Target {
+        name: name.to_string(),
+        hit,
+    })
 }
 
 fn target() -> Option<&'static Target> {
@@ -60,7 +63,9 @@ fn target() -> Option<&'static Target> {
             let value = std::env::var(STOP_AT).ok()?;
             let target = parse(&value);
             if target.is_none() {
-                eprintln!("omicron1: ignoring {STOP_AT}={value:?}: expected NAME or NAME#N (N >= 1)");
+                eprintln!(
+                    "omicron1: ignoring {STOP_AT}={value:?}: expected NAME or NAME#N (N >= 1)"
+                );
             }
             target
         })
@@ -93,10 +98,19 @@ mod tests {
 
     #[test]
     fn parses_names_and_hits() {
-        assert_eq!(parse("pruned"), Some(Target { name: "pruned".into(), hit: 1 }));
+        assert_eq!(
+            parse("pruned"),
+            Some(Target {
+                name: "pruned".into(),
+                hit: 1
+            })
+        );
         assert_eq!(
             parse("unpack-entry:layer#3"),
-            Some(Target { name: "unpack-entry:layer".into(), hit: 3 })
+            Some(Target {
+                name: "unpack-entry:layer".into(),
+                hit: 3
+            })
         );
         for bad in ["", "#2", "x#0", "x#", "x#-1", "x#y"] {
             assert_eq!(parse(bad), None, "{bad:?}");

@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use omicron1_zfs::{CliZfs, Zfs};
 
 use crate::baseline;
-use crate::delegated;
 use crate::cli::{BaselineVerb, Cli, ImageVerb, StateChange, Verb};
+use crate::delegated;
 use crate::exit::{Exit, Failure};
 use crate::image;
 use crate::install::{self, Zone};
@@ -34,7 +34,9 @@ pub struct ZoneArgs {
 /// letters, digits, `-`, `_` and `.`, at most 63 bytes.
 pub fn check_zone_name(name: &str) -> Result<(), Failure> {
     let ok_first = name.starts_with(|c: char| c.is_ascii_alphanumeric());
-    let ok_rest = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let ok_rest = name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
     if name.is_empty() || name.len() > ZONENAME_MAX || !ok_first || !ok_rest {
         return Err(Failure::usage(format!(
             "invalid zone name {name:?}: use letters, digits, '-', '_' and '.', starting with a \
@@ -44,20 +46,36 @@ pub fn check_zone_name(name: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-fn zone_args(verb: &str, zone: &Option<String>, zonepath: &Option<PathBuf>) -> Result<ZoneArgs, Failure> {
+fn zone_args(
+    verb: &str,
+    zone: &Option<String>,
+    zonepath: &Option<PathBuf>,
+) -> Result<ZoneArgs, Failure> {
     let (Some(name), Some(zonepath)) = (zone, zonepath) else {
-        return Err(Failure::usage(format!("{verb} needs -z ZONE and -R ZONEPATH before the verb")));
+        return Err(Failure::usage(format!(
+            "{verb} needs -z ZONE and -R ZONEPATH before the verb"
+        )));
     };
     check_zone_name(name)?;
     if !zonepath.is_absolute() {
-        return Err(Failure::usage(format!("zonepath {} is not absolute", zonepath.display())));
+        return Err(Failure::usage(format!(
+            "zonepath {} is not absolute",
+            zonepath.display()
+        )));
     }
-    Ok(ZoneArgs { name: name.clone(), zonepath: zonepath.clone() })
+    Ok(ZoneArgs {
+        name: name.clone(),
+        zonepath: zonepath.clone(),
+    })
 }
 
 /// Runs the verb on the command line.
 pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
-    let Cli { zone, zonepath, verb } = cli;
+    let Cli {
+        zone,
+        zonepath,
+        verb,
+    } = cli;
     let zfs = CliZfs::new();
     match verb {
         Verb::Install { images } => {
@@ -65,7 +83,11 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
             let started = std::time::Instant::now();
             let name = z.name.clone();
             let result = install::install(&zfs, settings, &z.into(), &images).map_err(|f| {
-                let exit = if f.leftovers.is_empty() { Exit::NotComplete } else { Exit::Fatal };
+                let exit = if f.leftovers.is_empty() {
+                    Exit::NotComplete
+                } else {
+                    Exit::Fatal
+                };
                 Failure::new(exit, f.error)
             });
             let processes = zfs.runner().processes_started();
@@ -93,11 +115,20 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
             zone_args("poststatechange", &zone, &zonepath)?;
             state_change(&change)
         }
-        Verb::Clone { snapshot, source_zone } => {
+        Verb::Clone {
+            snapshot,
+            source_zone,
+        } => {
             let z = zone_args("clone", &zone, &zonepath)?;
             check_zone_name(&source_zone)?;
-            lifecycle::clone(&zfs, &settings.zones_dir, &z.into(), &source_zone, snapshot.as_deref())
-                .map_err(not_complete)
+            lifecycle::clone(
+                &zfs,
+                &settings.zones_dir,
+                &z.into(),
+                &source_zone,
+                snapshot.as_deref(),
+            )
+            .map_err(not_complete)
         }
         Verb::Attach { args } => {
             let z = zone_args("attach", &zone, &zonepath)?;
@@ -107,14 +138,23 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
         Verb::Detach { args } => {
             let z = zone_args("detach", &zone, &zonepath)?;
             tracing::debug!("detach options {args:?}");
-            info(format_args!("detached zone {}: its root stays in place for attach", z.name));
+            info(format_args!(
+                "detached zone {}: its root stays in place for attach",
+                z.name
+            ));
             Ok(())
         }
         Verb::Template(verb) => templates::run(&zfs, settings, verb),
         Verb::Dataset(verb) => delegated::run(&zfs, settings, verb),
         Verb::Image(ImageVerb::Inspect { image, json }) => inspect_image(&image, json),
-        Verb::Baseline(BaselineVerb::Create { root, include, gzonly, output }) => {
-            let stats = baseline::create(&root, &include, gzonly.as_deref(), &output).map_err(not_complete)?;
+        Verb::Baseline(BaselineVerb::Create {
+            root,
+            include,
+            gzonly,
+            output,
+        }) => {
+            let stats = baseline::create(&root, &include, gzonly.as_deref(), &output)
+                .map_err(not_complete)?;
             info(format_args!(
                 "wrote {}: {} entries, {} bytes",
                 output.join(baseline::FILES).display(),
@@ -128,7 +168,10 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
 
 impl From<ZoneArgs> for Zone {
     fn from(z: ZoneArgs) -> Zone {
-        Zone { name: z.name, zonepath: z.zonepath }
+        Zone {
+            name: z.name,
+            zonepath: z.zonepath,
+        }
     }
 }
 
@@ -140,7 +183,10 @@ fn not_complete(e: impl std::error::Error + Send + Sync + 'static) -> Failure {
 /// brand and with an exclusive IP stack.
 fn verify_cfg(zfs: &dyn Zfs, settings: &Settings, xml: &Path) -> Result<(), Failure> {
     if !xml.is_file() {
-        return Err(Failure::usage(format!("verify_cfg: {} is not a readable file", xml.display())));
+        return Err(Failure::usage(format!(
+            "verify_cfg: {} is not a readable file",
+            xml.display()
+        )));
     }
     let config = ZoneConfig::read(xml).map_err(not_complete)?;
     let problems = config.brand_problems();
@@ -167,7 +213,10 @@ fn verify_adm(zone: &ZoneArgs, subcommand: &str, args: &[String]) -> Result<(), 
             )));
         }
         std::fs::File::open(arg).map_err(|e| {
-            Failure::new(Exit::NotComplete, format!("image {arg} cannot be read: {e}"))
+            Failure::new(
+                Exit::NotComplete,
+                format!("image {arg} cannot be read: {e}"),
+            )
         })?;
     }
     Ok(())
@@ -205,7 +254,9 @@ fn inspect_image(path: &Path, json: bool) -> Result<(), Failure> {
 fn query(what: &str) -> Result<(), Failure> {
     match what {
         "datasets" => Ok(()),
-        other => Err(Failure::usage(format!("query: unknown question {other:?} (known: datasets)"))),
+        other => Err(Failure::usage(format!(
+            "query: unknown question {other:?} (known: datasets)"
+        ))),
     }
 }
 
@@ -213,10 +264,16 @@ fn query(what: &str) -> Result<(), Failure> {
 /// arguments must be what zoneadm sends (states 2-7, known commands).
 fn state_change(change: &StateChange) -> Result<(), Failure> {
     if !(2..=7).contains(&change.state) {
-        return Err(Failure::usage(format!("state change: unknown zone state {}", change.state)));
+        return Err(Failure::usage(format!(
+            "state change: unknown zone state {}",
+            change.state
+        )));
     }
     if change.cmd > 7 {
-        return Err(Failure::usage(format!("state change: unknown zoneadm command {}", change.cmd)));
+        return Err(Failure::usage(format!(
+            "state change: unknown zoneadm command {}",
+            change.cmd
+        )));
     }
     Ok(())
 }

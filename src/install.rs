@@ -61,7 +61,9 @@ pub enum InstallError {
         source: std::io::Error,
     },
     /// The zone already has a root.
-    #[error("zone root {0} already exists: uninstall the zone first (zoneadm -z ZONE uninstall -F)")]
+    #[error(
+        "zone root {0} already exists: uninstall the zone first (zoneadm -z ZONE uninstall -F)"
+    )]
     RootExists(String),
     /// The zonepath dataset is a pool's root dataset, which leaves no parent for templates.
     #[error("zonepath dataset {0} is a pool's root dataset: give the zone its own dataset")]
@@ -124,11 +126,17 @@ pub fn install(
     match install_steps(zfs, settings, zone, images, &mut revert) {
         Ok(()) => {
             revert.disarm();
-            info(format_args!("install complete in {} msec", ms(started.elapsed())));
+            info(format_args!(
+                "install complete in {} msec",
+                ms(started.elapsed())
+            ));
             Ok(())
         }
         Err(error) => {
-            eprintln!("omicron1: install of zone {} failed, rolling back: {error}", zone.name);
+            eprintln!(
+                "omicron1: install of zone {} failed, rolling back: {error}",
+                zone.name
+            );
             let leftovers = revert.run();
             Err(InstallFailure { error, leftovers })
         }
@@ -142,17 +150,32 @@ fn install_steps<'a>(
     images: &[PathBuf],
     revert: &mut Revert<'a>,
 ) -> Result<(), InstallError> {
-    info(format_args!("installing zone {} @ {:?}...", zone.name, zone.zonepath));
+    info(format_args!(
+        "installing zone {} @ {:?}...",
+        zone.name, zone.zonepath
+    ));
     for path in images {
-        std::fs::File::open(path)
-            .map_err(|source| InstallError::ImageUnreadable { path: path.clone(), source })?;
+        std::fs::File::open(path).map_err(|source| InstallError::ImageUnreadable {
+            path: path.clone(),
+            source,
+        })?;
     }
-    let zonepath = std::fs::canonicalize(&zone.zonepath)
-        .map_err(|source| InstallError::Zonepath { path: zone.zonepath.clone(), source })?;
-    let zone = Zone { name: zone.name.clone(), zonepath };
-    timings::phase("delegated-check", || crate::delegated::check_for_install(zfs, settings, &zone))
-        .map_err(InstallError::Delegated)?;
-    let found = timings::phase("find-dataset", || zfs.mounted_at(&zone.zonepath, &["encryptionroot"]))?;
+    let zonepath =
+        std::fs::canonicalize(&zone.zonepath).map_err(|source| InstallError::Zonepath {
+            path: zone.zonepath.clone(),
+            source,
+        })?;
+    let zone = Zone {
+        name: zone.name.clone(),
+        zonepath,
+    };
+    timings::phase("delegated-check", || {
+        crate::delegated::check_for_install(zfs, settings, &zone)
+    })
+    .map_err(InstallError::Delegated)?;
+    let found = timings::phase("find-dataset", || {
+        zfs.mounted_at(&zone.zonepath, &["encryptionroot"])
+    })?;
     match found {
         Some(row) => {
             let zonepath = ZonepathDataset {
@@ -181,11 +204,15 @@ fn install_clone<'a>(
 ) -> Result<(), InstallError> {
     let dataset = &zonepath.dataset;
     let root = dataset.child("root").map_err(omicron1_zfs::Error::from)?;
-    let parent = dataset.parent().ok_or_else(|| InstallError::NoParent(dataset.clone()))?;
+    let parent = dataset
+        .parent()
+        .ok_or_else(|| InstallError::NoParent(dataset.clone()))?;
     let sources = Sources::from_settings(settings)?;
     let identity = template::identity(settings, &sources.baseline)?;
     // `ready.in_use` keeps collectors off the template until it is cloned.
-    let ready = timings::phase("template", || template::ensure(zfs, settings, &parent, &identity, &sources))?;
+    let ready = timings::phase("template", || {
+        template::ensure(zfs, settings, &parent, &identity, &sources)
+    })?;
     check_encryption(&ready, zonepath)?;
     let template = &ready.template;
     crate::faults::point("before-clone");
@@ -202,21 +229,34 @@ fn install_clone<'a>(
         (props::CREATED, created.as_str()),
     ];
     // An existing root makes the clone fail, so it needs no check of its own.
-    match timings::phase("clone", || zfs.clone_snapshot(&template.snapshot, &root, &properties)) {
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => return Err(InstallError::RootExists(root.to_string())),
+    match timings::phase("clone", || {
+        zfs.clone_snapshot(&template.snapshot, &root, &properties)
+    }) {
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+            return Err(InstallError::RootExists(root.to_string()))
+        }
         other => other?,
     }
     let doomed = root.clone();
     revert.push(format!("destroy zone root {root}"), move || {
-        zfs.destroy((&doomed).into(), DestroyOptions { recursive: true, deferred: false })
-            .map_err(|e| e.to_string())
+        zfs.destroy(
+            (&doomed).into(),
+            DestroyOptions {
+                recursive: true,
+                deferred: false,
+            },
+        )
+        .map_err(|e| e.to_string())
     });
     crate::faults::point("after-clone");
 
     let unpacked = unpack_images(&zone.root_path(), images)?;
     let mut record = image_properties(images, &unpacked);
     record.push((props::STATE.to_string(), "installed".to_string()));
-    let pairs: Vec<(&str, &str)> = record.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = record
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     crate::faults::point("before-record");
     timings::phase("record", || zfs.set((&root).into(), &pairs))?;
     Ok(())
@@ -260,7 +300,10 @@ fn image_properties(images: &[PathBuf], unpacked: &[Unpacked]) -> Vec<(String, S
     let mut out = vec![(props::IMAGES.to_string(), images.len().to_string())];
     for (n, (path, u)) in images.iter().zip(unpacked).enumerate() {
         let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-        out.push((props::image(n, "path"), props::escape(&abs.to_string_lossy())));
+        out.push((
+            props::image(n, "path"),
+            props::escape(&abs.to_string_lossy()),
+        ));
         out.push((props::image(n, "sha256"), u.sha256.clone()));
         if let Some(pkg) = &u.meta.pkg {
             out.push((props::image(n, "pkg"), props::escape(pkg)));

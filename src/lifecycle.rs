@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, SnapshotName, Zfs};
 
 use crate::install::Zone;
+use crate::pathio::PathIoError;
 use crate::progress::info;
 use crate::props;
-use crate::pathio::PathIoError;
 use crate::revert::Revert;
 use crate::settings::Settings;
 use crate::zonecfg::{ZoneConfig, ZoneConfigError};
@@ -26,7 +26,9 @@ pub enum LifecycleError {
     #[error(transparent)]
     Name(#[from] omicron1_zfs::NameError),
     /// Another zone was cloned from this one.
-    #[error("zone root {root} has dependent clones (zones cloned from it): uninstall those zones first")]
+    #[error(
+        "zone root {root} has dependent clones (zones cloned from it): uninstall those zones first"
+    )]
     HasClones {
         /// The zone root.
         root: DatasetName,
@@ -75,7 +77,10 @@ pub enum ZoneRoot {
 
 /// The zonepath's dataset, if the zonepath is a ZFS mountpoint; `None` if it is
 /// not on ZFS or does not exist.
-pub fn zonepath_dataset(zfs: &dyn Zfs, zonepath: &Path) -> Result<Option<DatasetName>, LifecycleError> {
+pub fn zonepath_dataset(
+    zfs: &dyn Zfs,
+    zonepath: &Path,
+) -> Result<Option<DatasetName>, LifecycleError> {
     match std::fs::canonicalize(zonepath) {
         Ok(path) => Ok(zfs.dataset_mounted_at(&path)?),
         Err(_) => Ok(None),
@@ -92,12 +97,23 @@ pub fn zone_root(zfs: &dyn Zfs, zone: &Zone) -> Result<ZoneRoot, LifecycleError>
 
 /// `uninstall [-F]`: destroys the zone root and nothing else (plus, for a zone
 /// made by the clone hook, the snapshot of its source that it was cloned from).
-pub fn uninstall(zfs: &dyn Zfs, settings: &Settings, zone: &Zone, force: bool) -> Result<(), LifecycleError> {
-    info(format_args!("uninstalling zone {}{}", zone.name, if force { " (forced)" } else { "" }));
+pub fn uninstall(
+    zfs: &dyn Zfs,
+    settings: &Settings,
+    zone: &Zone,
+    force: bool,
+) -> Result<(), LifecycleError> {
+    info(format_args!(
+        "uninstalling zone {}{}",
+        zone.name,
+        if force { " (forced)" } else { "" }
+    ));
     match zone_root(zfs, zone)? {
         ZoneRoot::Dataset(root) => {
             if !zfs.exists((&root).into())? {
-                info(format_args!("zone root {root} does not exist: nothing to uninstall"));
+                info(format_args!(
+                    "zone root {root} does not exist: nothing to uninstall"
+                ));
                 return Ok(());
             }
             let recorded = zfs.get((&root).into(), &[props::CLONE_SNAPSHOT, "origin"])?;
@@ -109,7 +125,10 @@ pub fn uninstall(zfs: &dyn Zfs, settings: &Settings, zone: &Zone, force: bool) -
             };
             let clone_snapshot = snapshot_prop(props::CLONE_SNAPSHOT);
             let origin = snapshot_prop("origin");
-            let recursive = DestroyOptions { recursive: true, deferred: false };
+            let recursive = DestroyOptions {
+                recursive: true,
+                deferred: false,
+            };
             match zfs.destroy((&root).into(), recursive) {
                 Err(e) if e.kind() == ErrorKind::HasDependents => {
                     return Err(LifecycleError::HasClones { root });
@@ -118,7 +137,10 @@ pub fn uninstall(zfs: &dyn Zfs, settings: &Settings, zone: &Zone, force: bool) -
             }
             info(format_args!("destroyed zone root {root}"));
             if let Some(snapshot) = clone_snapshot {
-                let deferred = DestroyOptions { recursive: false, deferred: true };
+                let deferred = DestroyOptions {
+                    recursive: false,
+                    deferred: true,
+                };
                 match zfs.destroy((&snapshot).into(), deferred) {
                     Err(e) if e.is_not_found() => {}
                     other => other?,
@@ -130,11 +152,13 @@ pub fn uninstall(zfs: &dyn Zfs, settings: &Settings, zone: &Zone, force: bool) -
         }
         ZoneRoot::Tree(path) => match std::fs::symlink_metadata(&path) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                info(format_args!("{} does not exist: nothing to uninstall", path.display()));
+                info(format_args!(
+                    "{} does not exist: nothing to uninstall",
+                    path.display()
+                ));
             }
             _ => {
-                std::fs::remove_dir_all(&path)
-                    .map_err(PathIoError::on("cannot remove", &path))?;
+                std::fs::remove_dir_all(&path).map_err(PathIoError::on("cannot remove", &path))?;
                 info(format_args!("removed {}", path.display()));
             }
         },
@@ -153,11 +177,17 @@ pub fn clone(
     snapshot: Option<&str>,
 ) -> Result<(), LifecycleError> {
     let config = ZoneConfig::for_zone(zones_dir, source_zone)?;
-    let source_path = config.zonepath.ok_or_else(|| LifecycleError::NoZonepath(source_zone.to_string()))?;
-    let source_ds = zonepath_dataset(zfs, &source_path)?.ok_or(LifecycleError::NotZfs(source_path))?;
+    let source_path = config
+        .zonepath
+        .ok_or_else(|| LifecycleError::NoZonepath(source_zone.to_string()))?;
+    let source_ds =
+        zonepath_dataset(zfs, &source_path)?.ok_or(LifecycleError::NotZfs(source_path))?;
     let source_root = source_ds.child("root")?;
     if !zfs.exists((&source_root).into())? {
-        return Err(LifecycleError::NoSourceRoot { zone: source_zone.to_string(), root: source_root });
+        return Err(LifecycleError::NoSourceRoot {
+            zone: source_zone.to_string(),
+            root: source_root,
+        });
     }
     let target_ds = zonepath_dataset(zfs, &zone.zonepath)?
         .ok_or_else(|| LifecycleError::NotZfs(zone.zonepath.clone()))?;
@@ -175,7 +205,8 @@ pub fn clone(
         zfs.snapshot(&snap, &[])?;
         let doomed = snap.clone();
         revert.push(format!("destroy snapshot {snap}"), move || {
-            zfs.destroy((&doomed).into(), DestroyOptions::default()).map_err(|e| e.to_string())
+            zfs.destroy((&doomed).into(), DestroyOptions::default())
+                .map_err(|e| e.to_string())
         });
     }
     info(format_args!("cloning {snap} to {target_root}"));
@@ -194,7 +225,10 @@ pub fn clone(
     }
     zfs.clone_snapshot(&snap, &target_root, &properties)?;
     revert.disarm();
-    info(format_args!("zone {} cloned from zone {source_zone}", zone.name));
+    info(format_args!(
+        "zone {} cloned from zone {source_zone}",
+        zone.name
+    ));
     Ok(())
 }
 

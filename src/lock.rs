@@ -55,14 +55,22 @@ fn open_lock_file(path: &Path) -> std::io::Result<File> {
         std::fs::create_dir_all(dir)?;
     }
     // Read and write, so both shared (read) and exclusive (write) locks are allowed.
-    OpenOptions::new().create(true).truncate(false).read(true).write(true).open(path)
+    OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(path)
 }
 
 impl Lock {
     /// Takes the lock at `path` in `mode` (creating the file and its folder),
     /// calling `on_wait` once if another process holds it and this call must wait.
     pub fn acquire(path: &Path, mode: LockMode, on_wait: impl FnOnce()) -> Result<Lock, LockError> {
-        let err = |source| LockError { path: path.to_path_buf(), source };
+        let err = |source| LockError {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = open_lock_file(path).map_err(err)?;
         let fl = whole_file_lock(mode);
         match fcntl(file.as_raw_fd(), FcntlArg::F_SETLK(&fl)) {
@@ -81,15 +89,24 @@ impl Lock {
             }
             Err(e) => return Err(err(e.into())),
         }
-        Ok(Lock { _file: file, path: path.to_path_buf() })
+        Ok(Lock {
+            _file: file,
+            path: path.to_path_buf(),
+        })
     }
 
     /// Takes the lock if nobody holds it in a conflicting mode; `None` if they do.
     pub fn try_acquire(path: &Path, mode: LockMode) -> Result<Option<Lock>, LockError> {
-        let err = |source| LockError { path: path.to_path_buf(), source };
+        let err = |source| LockError {
+            path: path.to_path_buf(),
+            source,
+        };
         let file = open_lock_file(path).map_err(err)?;
         match fcntl(file.as_raw_fd(), FcntlArg::F_SETLK(&whole_file_lock(mode))) {
-            Ok(_) => Ok(Some(Lock { _file: file, path: path.to_path_buf() })),
+            Ok(_) => Ok(Some(Lock {
+                _file: file,
+                path: path.to_path_buf(),
+            })),
             Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EACCES) => Ok(None),
             Err(e) => Err(err(e.into())),
         }
@@ -102,7 +119,10 @@ impl Lock {
         let fl = whole_file_lock(LockMode::Shared);
         fcntl(self._file.as_raw_fd(), FcntlArg::F_SETLK(&fl))
             .map(drop)
-            .map_err(|e| LockError { path: self.path.clone(), source: e.into() })
+            .map_err(|e| LockError {
+                path: self.path.clone(),
+                source: e.into(),
+            })
     }
 
     /// The lock file's path.
@@ -120,17 +140,28 @@ mod tests {
     fn a_second_process_waits_until_the_first_releases() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("locks/t.lock");
-        let lock = Lock::acquire(&path, LockMode::Exclusive, || panic!("nobody holds it yet")).unwrap();
+        let lock =
+            Lock::acquire(&path, LockMode::Exclusive, || panic!("nobody holds it yet")).unwrap();
         // flock(1) is not portable; a child process using fcntl via python shows
         // the lock is held across processes.
         let probe = format!(
             "import fcntl,sys\nf=open('{}','w')\ntry:\n fcntl.lockf(f, fcntl.LOCK_EX|fcntl.LOCK_NB)\n sys.exit(0)\nexcept OSError:\n sys.exit(7)",
             path.display()
         );
-        let held = Command::new("python3").args(["-c", &probe]).status().unwrap();
-        assert_eq!(held.code(), Some(7), "another process must not get the lock");
+        let held = Command::new("python3")
+            .args(["-c", &probe])
+            .status()
+            .unwrap();
+        assert_eq!(
+            held.code(),
+            Some(7),
+            "another process must not get the lock"
+        );
         drop(lock);
-        let free = Command::new("python3").args(["-c", &probe]).status().unwrap();
+        let free = Command::new("python3")
+            .args(["-c", &probe])
+            .status()
+            .unwrap();
         assert_eq!(free.code(), Some(0), "the lock is free once dropped");
     }
 
@@ -145,13 +176,27 @@ mod tests {
                 "import fcntl,sys\nf=open('{}','r+')\ntry:\n fcntl.lockf(f, fcntl.{flag}|fcntl.LOCK_NB)\n sys.exit(0)\nexcept OSError:\n sys.exit(7)",
                 path.display()
             );
-            Command::new("python3").args(["-c", &code]).status().unwrap().code()
+            Command::new("python3")
+                .args(["-c", &code])
+                .status()
+                .unwrap()
+                .code()
         };
         assert_eq!(probe("LOCK_SH"), Some(0), "shared with another reader");
-        assert_eq!(probe("LOCK_EX"), Some(7), "no writer while a reader holds it");
+        assert_eq!(
+            probe("LOCK_EX"),
+            Some(7),
+            "no writer while a reader holds it"
+        );
         drop(shared);
-        let exclusive = Lock::try_acquire(&path, LockMode::Exclusive).unwrap().expect("free now");
-        assert_eq!(probe("LOCK_SH"), Some(7), "no reader while a writer holds it");
+        let exclusive = Lock::try_acquire(&path, LockMode::Exclusive)
+            .unwrap()
+            .expect("free now");
+        assert_eq!(
+            probe("LOCK_SH"),
+            Some(7),
+            "no reader while a writer holds it"
+        );
         exclusive.downgrade().unwrap();
         assert_eq!(probe("LOCK_SH"), Some(0), "downgraded to shared");
     }

@@ -31,8 +31,14 @@ pub fn init_tracing() {
 
 /// Appends one line describing a finished call to the call log in `run_dir`.
 pub fn record_call(run_dir: &Path, argv: &[String], exit_code: u8, error: Option<&str>) {
-    let when = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let mut line = format!("{when} pid={} exit={exit_code} argv={argv:?}", std::process::id());
+    let when = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let mut line = format!(
+        "{when} pid={} exit={exit_code} argv={argv:?}",
+        std::process::id()
+    );
     if let Some(e) = error {
         line.push_str(&format!(" error={e:?}"));
     }
@@ -62,8 +68,16 @@ mod tests {
         let text = std::fs::read_to_string(run.join(CALL_LOG)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].contains("exit=0") && lines[0].contains("\"install\""), "{}", lines[0]);
-        assert!(lines[1].contains("exit=254") && lines[1].contains("bad image"), "{}", lines[1]);
+        assert!(
+            lines[0].contains("exit=0") && lines[0].contains("\"install\""),
+            "{}",
+            lines[0]
+        );
+        assert!(
+            lines[1].contains("exit=254") && lines[1].contains("bad image"),
+            "{}",
+            lines[1]
+        );
     }
 
     #[test]

@@ -20,7 +20,14 @@ pub struct PathIoError {
 
 impl PathIoError {
     /// A `map_err` adapter: `.map_err(PathIoError::on("cannot read", &p))`.
-    pub fn on<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> PathIoError + 'a {
-        move |source| PathIoError { what, path: path.to_path_buf(), source }
+    pub fn on<'a>(
+        what: &'static str,
+        path: &'a Path,
+    ) -> impl FnOnce(std::io::Error) -> PathIoError + 'a {
+        move |source| PathIoError {
+            what,
+            path: path.to_path_buf(),
+            source,
+        }
     }
 }

@@ -104,7 +104,15 @@ mod tests {
 
     #[test]
     fn escape_round_trips_hostile_text() {
-        for v in ["plain", "/tmp/a b.tar.gz", "new\nline", "tab\there", "100%", "ü\u{7f}%41", ""] {
+        for v in [
+            "plain",
+            "/tmp/a b.tar.gz",
+            "new\nline",
+            "tab\there",
+            "100%",
+            "ü\u{7f}%41",
+            "",
+        ] {
             let e = escape(v);
             assert!(!e.contains('\n') && !e.contains('\t'), "{e:?}");
             assert_eq!(unescape(&e), v, "{v:?} via {e:?}");

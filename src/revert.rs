@@ -18,7 +18,11 @@ impl<'a> Revert<'a> {
     }
 
     /// Adds an undo step; `what` names it in the warning printed if it fails.
-    pub fn push(&mut self, what: impl Into<String>, undo: impl FnOnce() -> Result<(), String> + 'a) {
+    pub fn push(
+        &mut self,
+        what: impl Into<String>,
+        undo: impl FnOnce() -> Result<(), String> + 'a,
+    ) {
         self.steps.push((what.into(), Box::new(undo)));
     }
 
@@ -49,7 +53,9 @@ impl Drop for Revert<'_> {
 
 impl std::fmt::Debug for Revert<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.steps.iter().map(|(w, _)| w)).finish()
+        f.debug_list()
+            .entries(self.steps.iter().map(|(w, _)| w))
+            .finish()
     }
 }
 

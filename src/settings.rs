@@ -29,7 +29,11 @@ pub struct Settings {
 impl Settings {
     /// Reads the settings from the process environment.
     pub fn from_env() -> Self {
-        Self::from_lookup(|k| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from))
+        Self::from_lookup(|k| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        })
     }
 
     /// Reads the settings through `lookup` (the environment, or a table in tests).
@@ -63,7 +67,10 @@ mod tests {
         let s = Settings::from_lookup(|_| None);
         assert_eq!(s.source_root, PathBuf::from("/"));
         assert_eq!(s.baseline_dirs.len(), 2);
-        assert_eq!(s.baseline_dirs[0], PathBuf::from("/var/run/brand/omicron1/baseline"));
+        assert_eq!(
+            s.baseline_dirs[0],
+            PathBuf::from("/var/run/brand/omicron1/baseline")
+        );
         assert_eq!(s.zones_dir, PathBuf::from("/etc/zones"));
         assert_eq!(s.boot_id, None);
         assert_eq!(s.run_dir, PathBuf::from("/var/run/brand/omicron1"));

@@ -19,7 +19,11 @@ extern "C" fn record(signal: nix::libc::c_int) {
 
 /// Installs the handlers. Call once, early in `main`, before threads start.
 pub fn install_handlers() {
-    let action = SigAction::new(SigHandler::Handler(record), SaFlags::empty(), SigSet::empty());
+    let action = SigAction::new(
+        SigHandler::Handler(record),
+        SaFlags::empty(),
+        SigSet::empty(),
+    );
     for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
         if let Err(e) = unsafe { sigaction(signal, &action) } {

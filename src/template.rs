@@ -143,15 +143,26 @@ pub enum TemplateError {
 /// in the run directory, keyed by the files' identity, so warm installs do not
 /// rehash the archive.
 pub fn identity(settings: &Settings, baseline: &Baseline) -> Result<Identity, TemplateError> {
-    let boot_id = crate::boot::boot_id(settings.boot_id.as_deref()).map_err(TemplateError::BootId)?;
+    let boot_id =
+        crate::boot::boot_id(settings.boot_id.as_deref()).map_err(TemplateError::BootId)?;
     let baseline_sha256 = cached_digest(&settings.run_dir, baseline)?;
-    Ok(Identity { boot_id, baseline_sha256 })
+    Ok(Identity {
+        boot_id,
+        baseline_sha256,
+    })
 }
 
 fn file_stamp(path: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(path) {
-        Ok(m) => format!("{}:{}:{}:{}.{}", m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()),
+        Ok(m) => format!(
+            "{}:{}:{}:{}.{}",
+            m.dev(),
+            m.ino(),
+            m.size(),
+            m.mtime(),
+            m.mtime_nsec()
+        ),
         Err(_) => "absent".to_string(),
     }
 }
@@ -179,7 +190,10 @@ fn cached_digest(run_dir: &Path, baseline: &Baseline) -> Result<String, Template
         .and_then(|()| std::fs::write(&tmp, format!("{stamp} {digest}\n")))
         .and_then(|()| std::fs::rename(&tmp, &cache));
     if let Err(e) = written {
-        tracing::debug!("cannot cache the baseline digest in {}: {e}", cache.display());
+        tracing::debug!(
+            "cannot cache the baseline digest in {}: {e}",
+            cache.display()
+        );
     }
     Ok(digest)
 }
@@ -230,35 +244,63 @@ pub fn ensure(
     let template = Template::locate(parent, identity)?;
     let path = lock_path(settings, &template.dataset);
     let waiting = || {
-        info(format_args!("waiting for another install to finish building template {}", template.dataset))
+        info(format_args!(
+            "waiting for another install to finish building template {}",
+            template.dataset
+        ))
     };
     let shared = Lock::acquire(&path, LockMode::Shared, waiting)?;
     if let Some(encryption_root) = probe(zfs, &template)? {
         info(format_args!("using template {}", template.snapshot));
-        return Ok(Ready { template, encryption_root, in_use: shared });
+        return Ok(Ready {
+            template,
+            encryption_root,
+            in_use: shared,
+        });
     }
     // Upgrading in place could deadlock with another upgrader: release, then wait.
     drop(shared);
     let exclusive = Lock::acquire(&path, LockMode::Exclusive, waiting)?;
     if let Some(encryption_root) = probe(zfs, &template)? {
-        info(format_args!("using template {} (built while waiting)", template.snapshot));
+        info(format_args!(
+            "using template {} (built while waiting)",
+            template.snapshot
+        ));
         exclusive.downgrade()?;
-        return Ok(Ready { template, encryption_root, in_use: exclusive });
+        return Ok(Ready {
+            template,
+            encryption_root,
+            in_use: exclusive,
+        });
     }
     if zfs.exists((&template.dataset).into())? {
-        info(format_args!("destroying unfinished template {}", template.dataset));
-        zfs.destroy((&template.dataset).into(), DestroyOptions { recursive: true, deferred: false })?;
+        info(format_args!(
+            "destroying unfinished template {}",
+            template.dataset
+        ));
+        zfs.destroy(
+            (&template.dataset).into(),
+            DestroyOptions {
+                recursive: true,
+                deferred: false,
+            },
+        )?;
     }
     build(zfs, &template, identity, sources)?;
     exclusive.downgrade()?;
     if let Some(container) = template.dataset.parent() {
         // Collection is housekeeping: its failure must not fail the install.
-        if let Err(e) = crate::templates::collect(zfs, settings, &container, Some(identity), false) {
+        if let Err(e) = crate::templates::collect(zfs, settings, &container, Some(identity), false)
+        {
             eprintln!("omicron1: warning: collecting stale templates in {container}: {e}");
         }
     }
     let encryption_root = probe(zfs, &template)?.unwrap_or_default();
-    Ok(Ready { template, encryption_root, in_use: exclusive })
+    Ok(Ready {
+        template,
+        encryption_root,
+        in_use: exclusive,
+    })
 }
 
 /// Builds a template from scratch; on any failure the dataset is destroyed.
@@ -271,7 +313,10 @@ fn build(
     let started = Instant::now();
     info(format_args!("building template {}", template.dataset));
     if let Some(container) = template.dataset.parent() {
-        let opts = CreateOptions { parents: false, properties: &[("canmount", "off")] };
+        let opts = CreateOptions {
+            parents: false,
+            properties: &[("canmount", "off")],
+        };
         match zfs.create(&container, &opts) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             other => other?,
@@ -288,12 +333,27 @@ fn build(
         (props::SOURCE_ROOT, source.as_str()),
         (props::CREATED, created.as_str()),
     ];
-    zfs.create(&template.dataset, &CreateOptions { parents: false, properties: &properties })?;
+    zfs.create(
+        &template.dataset,
+        &CreateOptions {
+            parents: false,
+            properties: &properties,
+        },
+    )?;
     let mut revert = Revert::new();
-    revert.push(format!("destroy unfinished template {}", template.dataset), || {
-        zfs.destroy((&template.dataset).into(), DestroyOptions { recursive: true, deferred: false })
+    revert.push(
+        format!("destroy unfinished template {}", template.dataset),
+        || {
+            zfs.destroy(
+                (&template.dataset).into(),
+                DestroyOptions {
+                    recursive: true,
+                    deferred: false,
+                },
+            )
             .map_err(|e| e.to_string())
-    });
+        },
+    );
     zfs.mount(&template.dataset)?;
     let mountpoint = zfs
         .get_value((&template.dataset).into(), "mountpoint")?
@@ -306,7 +366,11 @@ fn build(
     zfs.snapshot(&template.snapshot, &[])?;
     crate::faults::point("after-snapshot");
     revert.disarm();
-    info(format_args!("template {} ready in {} msec", template.snapshot, ms(started.elapsed())));
+    info(format_args!(
+        "template {} ready in {} msec",
+        template.snapshot,
+        ms(started.elapsed())
+    ));
     Ok(())
 }
 
@@ -338,16 +402,25 @@ fn replicate_one(dir: &Path, sources: &Sources, tree: &str) -> Result<(), Templa
     let meta = std::fs::symlink_metadata(&src)
         .map_err(PathIoError::on("cannot read system tree", &src))?;
     if meta.file_type().is_symlink() {
-        let target = std::fs::read_link(&src)
-            .map_err(PathIoError::on("cannot read symlink", &src))?;
+        let target =
+            std::fs::read_link(&src).map_err(PathIoError::on("cannot read symlink", &src))?;
         let dest = dir.join(tree);
         std::os::unix::fs::symlink(&target, &dest)
             .map_err(PathIoError::on("cannot create symlink", &dest))?;
-        info(format_args!("replicated /{tree}: a symlink to {}", target.display()));
+        info(format_args!(
+            "replicated /{tree}: a symlink to {}",
+            target.display()
+        ));
         return Ok(());
     }
     info(format_args!("replicating /{tree} tree..."));
-    let stats = replicate::replicate_tree(&sources.source_root, tree, dir, sources.mode, sources.threads)?;
+    let stats = replicate::replicate_tree(
+        &sources.source_root,
+        tree,
+        dir,
+        sources.mode,
+        sources.threads,
+    )?;
     info(format_args!(
         "replicated /{tree}: {} files, {} bytes, {} links, {} msec",
         stats.files,
@@ -364,16 +437,32 @@ mod tests {
 
     #[test]
     fn key_changes_with_boot_and_baseline() {
-        let a = Identity { boot_id: "boot-a".into(), baseline_sha256: "ab".repeat(32) };
-        let b = Identity { boot_id: "boot-b".into(), ..a.clone() };
-        let c = Identity { baseline_sha256: "cd".repeat(32), ..a.clone() };
+        let a = Identity {
+            boot_id: "boot-a".into(),
+            baseline_sha256: "ab".repeat(32),
+        };
+        let b = Identity {
+            boot_id: "boot-b".into(),
+            ..a.clone()
+        };
+        let c = Identity {
+            baseline_sha256: "cd".repeat(32),
+            ..a.clone()
+        };
         assert_ne!(a.key(), b.key());
         assert_ne!(a.key(), c.key());
         assert_eq!(a.key(), a.clone().key());
-        assert!(a.key().starts_with("t-") && a.key().ends_with("ababababab"), "{}", a.key());
+        assert!(
+            a.key().starts_with("t-") && a.key().ends_with("ababababab"),
+            "{}",
+            a.key()
+        );
         let parent: DatasetName = "tp/crypt/zone".parse().unwrap();
         let t = Template::locate(&parent, &a).unwrap();
-        assert_eq!(t.dataset.parent().unwrap().as_str(), "tp/crypt/zone/omicron1-templates");
+        assert_eq!(
+            t.dataset.parent().unwrap().as_str(),
+            "tp/crypt/zone/omicron1-templates"
+        );
         assert_eq!(t.snapshot.as_str(), format!("{}@ready", t.dataset));
     }
 }

@@ -74,7 +74,8 @@ impl TemplateInfo {
             return Status::Unfinished;
         }
         let same_boot = self.boot_id.as_deref() == Some(boot_id);
-        let same_baseline = baseline_sha256.map_or(true, |b| self.baseline_sha256.as_deref() == Some(b));
+        let same_baseline =
+            baseline_sha256.map_or(true, |b| self.baseline_sha256.as_deref() == Some(b));
         if same_boot && same_baseline {
             Status::Current
         } else {
@@ -85,7 +86,12 @@ impl TemplateInfo {
 
 /// The templates containers (`.../omicron1-templates`) in a pool: one scan.
 pub fn containers(zfs: &dyn Zfs, pool: &PoolName) -> Result<Vec<DatasetName>, TemplateError> {
-    let rows = zfs.list(&pool.root_dataset(), ListKind::Filesystems, Depth::Recursive, &[])?;
+    let rows = zfs.list(
+        &pool.root_dataset(),
+        ListKind::Filesystems,
+        Depth::Recursive,
+        &[],
+    )?;
     rows.iter()
         .filter(|r| r.name.rsplit('/').next() == Some(CONTAINER) && r.name.contains('/'))
         .map(|r| Ok(r.name.parse()?))
@@ -93,10 +99,24 @@ pub fn containers(zfs: &dyn Zfs, pool: &PoolName) -> Result<Vec<DatasetName>, Te
 }
 
 /// The templates in one container: two scans (datasets, then snapshots).
-pub fn inventory(zfs: &dyn Zfs, container: &DatasetName) -> Result<Vec<TemplateInfo>, TemplateError> {
-    let fields = [props::KIND, props::BOOT_ID, props::BASELINE, props::CREATED, "referenced"];
+pub fn inventory(
+    zfs: &dyn Zfs,
+    container: &DatasetName,
+) -> Result<Vec<TemplateInfo>, TemplateError> {
+    let fields = [
+        props::KIND,
+        props::BOOT_ID,
+        props::BASELINE,
+        props::CREATED,
+        "referenced",
+    ];
     let datasets = zfs.list(container, ListKind::Filesystems, Depth::Levels(1), &fields)?;
-    let snapshots = zfs.list(container, ListKind::Snapshots, Depth::Levels(2), &["clones"])?;
+    let snapshots = zfs.list(
+        container,
+        ListKind::Snapshots,
+        Depth::Levels(2),
+        &["clones"],
+    )?;
     let clones_of: BTreeMap<&str, Vec<String>> = snapshots
         .iter()
         .map(|s| {
@@ -109,7 +129,10 @@ pub fn inventory(zfs: &dyn Zfs, container: &DatasetName) -> Result<Vec<TemplateI
         let dataset: DatasetName = row.name.parse()?;
         let snapshot = dataset.snapshot(READY)?;
         let mut clones = match clones_of.get(snapshot.as_str()) {
-            Some(list) => list.iter().map(|c| c.parse()).collect::<Result<Vec<_>, _>>()?,
+            Some(list) => list
+                .iter()
+                .map(|c| c.parse())
+                .collect::<Result<Vec<_>, _>>()?,
             None => Vec::new(),
         };
         // ZFS lists clones in no particular order; people read them sorted.
@@ -130,7 +153,8 @@ pub fn inventory(zfs: &dyn Zfs, container: &DatasetName) -> Result<Vec<TemplateI
 
 /// This boot's identity, and the baseline's digest if a baseline is found.
 fn current(settings: &Settings) -> Result<(String, Option<String>), TemplateError> {
-    let boot_id = crate::boot::boot_id(settings.boot_id.as_deref()).map_err(TemplateError::BootId)?;
+    let boot_id =
+        crate::boot::boot_id(settings.boot_id.as_deref()).map_err(TemplateError::BootId)?;
     let digest = match baseline::find(&settings.baseline_dirs) {
         Ok(b) => Some(template::identity(settings, &b)?.baseline_sha256),
         Err(_) => None,
@@ -173,12 +197,28 @@ pub fn collect(
                 zone_names(&t.clones).join(", ")
             )),
             Status::Stale | Status::Unfinished => {
-                match Lock::try_acquire(&template::lock_path(settings, &t.dataset), LockMode::Exclusive)? {
-                    None => keep(format!("{}, but in use by an install or build", status.as_str())),
+                match Lock::try_acquire(
+                    &template::lock_path(settings, &t.dataset),
+                    LockMode::Exclusive,
+                )? {
+                    None => keep(format!(
+                        "{}, but in use by an install or build",
+                        status.as_str()
+                    )),
                     Some(_lock) if dry_run => Collected::Destroyed(t.dataset.clone()),
                     Some(_lock) => {
-                        zfs.destroy((&t.dataset).into(), DestroyOptions { recursive: true, deferred: false })?;
-                        info(format_args!("destroyed {} template {}", status.as_str(), t.dataset));
+                        zfs.destroy(
+                            (&t.dataset).into(),
+                            DestroyOptions {
+                                recursive: true,
+                                deferred: false,
+                            },
+                        )?;
+                        info(format_args!(
+                            "destroyed {} template {}",
+                            status.as_str(),
+                            t.dataset
+                        ));
                         Collected::Destroyed(t.dataset.clone())
                     }
                 }
@@ -237,24 +277,39 @@ pub fn run(zfs: &dyn Zfs, settings: &Settings, verb: TemplateVerb) -> Result<(),
 /// `template build --pool POOL [--parent DATASET]`: the parents are the given
 /// one, else those that already have templates in the pool, else Oxide's
 /// `POOL/crypt/zone`.
-fn build(zfs: &dyn Zfs, settings: &Settings, pool: &str, parent: Option<&str>) -> Result<(), Failure> {
+fn build(
+    zfs: &dyn Zfs,
+    settings: &Settings,
+    pool: &str,
+    parent: Option<&str>,
+) -> Result<(), Failure> {
     let pool: PoolName = pool.parse().map_err(|e| Failure::new(Exit::Usage, e))?;
     let parents: Vec<DatasetName> = match parent {
         Some(p) => {
             let p: DatasetName = p.parse().map_err(|e| Failure::new(Exit::Usage, e))?;
             if p.pool() != pool {
-                return Err(Failure::usage(format!("--parent {p} is not in pool {pool}")));
+                return Err(Failure::usage(format!(
+                    "--parent {p} is not in pool {pool}"
+                )));
             }
             vec![p]
         }
         None => {
-            let found: Vec<DatasetName> =
-                containers(zfs, &pool).map_err(fail)?.iter().filter_map(|c| c.parent()).collect();
+            let found: Vec<DatasetName> = containers(zfs, &pool)
+                .map_err(fail)?
+                .iter()
+                .filter_map(|c| c.parent())
+                .collect();
             if !found.is_empty() {
                 found
             } else {
-                let oxide: DatasetName = format!("{pool}/crypt/zone").parse().map_err(|e| Failure::new(Exit::Usage, e))?;
-                if !zfs.exists((&oxide).into()).map_err(|e| Failure::new(Exit::NotComplete, e))? {
+                let oxide: DatasetName = format!("{pool}/crypt/zone")
+                    .parse()
+                    .map_err(|e| Failure::new(Exit::Usage, e))?;
+                if !zfs
+                    .exists((&oxide).into())
+                    .map_err(|e| Failure::new(Exit::NotComplete, e))?
+                {
                     return Err(Failure::new(
                         Exit::NotComplete,
                         format!(
@@ -271,7 +326,10 @@ fn build(zfs: &dyn Zfs, settings: &Settings, pool: &str, parent: Option<&str>) -
     let identity = template::identity(settings, &sources.baseline).map_err(fail)?;
     for parent in parents {
         let ready = template::ensure(zfs, settings, &parent, &identity, &sources).map_err(fail)?;
-        info(format_args!("template {} is ready", ready.template.snapshot));
+        info(format_args!(
+            "template {} is ready",
+            ready.template.snapshot
+        ));
     }
     Ok(())
 }
@@ -316,13 +374,21 @@ fn list(zfs: &dyn Zfs, settings: &Settings, pool: Option<&str>, json: bool) -> R
 
 /// The human listing: one block per container, rows that fit 100 columns, and
 /// for a stale template with clones the zones that need reinstalling.
-pub fn table(groups: &[(DatasetName, Vec<TemplateInfo>)], boot_id: &str, baseline: Option<&str>) -> String {
+pub fn table(
+    groups: &[(DatasetName, Vec<TemplateInfo>)],
+    boot_id: &str,
+    baseline: Option<&str>,
+) -> String {
     let mut out = String::new();
     if groups.iter().all(|(_, ts)| ts.is_empty()) {
         out.push_str("no templates\n");
         return out;
     }
-    let _ = writeln!(out, "{:<30} {:<11} {:<21} {:>9} {:>6}", "TEMPLATE", "STATE", "CREATED", "REFER", "CLONES");
+    let _ = writeln!(
+        out,
+        "{:<30} {:<11} {:<21} {:>9} {:>6}",
+        "TEMPLATE", "STATE", "CREATED", "REFER", "CLONES"
+    );
     for (container, templates) in groups {
         let _ = writeln!(out, "{container}/");
         for t in templates {
@@ -369,8 +435,17 @@ fn human_bytes(n: u64) -> String {
 }
 
 /// `template gc [--pool POOL] [--dry-run]`.
-fn gc(zfs: &dyn Zfs, settings: &Settings, pool: Option<&str>, dry_run: bool) -> Result<(), Failure> {
-    let verb = if dry_run { "would destroy" } else { "destroyed" };
+fn gc(
+    zfs: &dyn Zfs,
+    settings: &Settings,
+    pool: Option<&str>,
+    dry_run: bool,
+) -> Result<(), Failure> {
+    let verb = if dry_run {
+        "would destroy"
+    } else {
+        "destroyed"
+    };
     for pool in pools(zfs, pool)? {
         for container in containers(zfs, &pool).map_err(fail)? {
             for outcome in collect(zfs, settings, &container, None, dry_run).map_err(fail)? {
@@ -409,7 +484,11 @@ mod tests {
         assert_eq!(t.status("boot1", Some(&b)), Status::Current);
         assert_eq!(t.status("boot2", Some(&b)), Status::Stale);
         assert_eq!(t.status("boot1", Some(&"c".repeat(64))), Status::Stale);
-        assert_eq!(t.status("boot1", None), Status::Current, "unknown baseline: boot decides");
+        assert_eq!(
+            t.status("boot1", None),
+            Status::Current,
+            "unknown baseline: boot decides"
+        );
         let unfinished = info("tp/z/omicron1-templates/t-2", "boot1", false, &[]);
         assert_eq!(unfinished.status("boot1", Some(&b)), Status::Unfinished);
     }
@@ -418,13 +497,25 @@ mod tests {
     fn table_fits_100_columns_and_names_zones_to_reinstall() {
         let long = "oxp_0123456789abcdef0123456789abcdef/crypt/zone";
         let container: DatasetName = format!("{long}/omicron1-templates").parse().unwrap();
-        let zones: Vec<String> = (0..12).map(|i| format!("{long}/oxz_service_{i:02}/root")).collect();
+        let zones: Vec<String> = (0..12)
+            .map(|i| format!("{long}/oxz_service_{i:02}/root"))
+            .collect();
         let zone_refs: Vec<&str> = zones.iter().map(String::as_str).collect();
         let groups = vec![(
             container.clone(),
             vec![
-                info(&format!("{container}/t-aaaaaaaa-bbbbbbbbbbbb"), "now", true, &[]),
-                info(&format!("{container}/t-cccccccc-bbbbbbbbbbbb"), "old", true, &zone_refs),
+                info(
+                    &format!("{container}/t-aaaaaaaa-bbbbbbbbbbbb"),
+                    "now",
+                    true,
+                    &[],
+                ),
+                info(
+                    &format!("{container}/t-cccccccc-bbbbbbbbbbbb"),
+                    "old",
+                    true,
+                    &zone_refs,
+                ),
             ],
         )];
         let text = table(&groups, "now", Some(&"b".repeat(64)));
@@ -433,7 +524,10 @@ mod tests {
         }
         assert!(text.contains("current") && text.contains("stale"), "{text}");
         assert!(text.contains("needs reinstall: oxz_service_00"), "{text}");
-        assert!(text.contains("oxz_service_11"), "every zone is named:\n{text}");
+        assert!(
+            text.contains("oxz_service_11"),
+            "every zone is named:\n{text}"
+        );
         assert!(text.contains("50.0M"), "{text}");
         assert_eq!(table(&[], "now", None), "no templates\n");
     }

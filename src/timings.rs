@@ -31,7 +31,9 @@ pub fn record(name: impl Into<String>, d: Duration) {
 
 /// Appends this call's timings to the file named by `OMICRON1_TIMINGS`, if set.
 pub fn write_if_requested(verb: &str, zone: Option<&str>, total: Duration, zfs_processes: u64) {
-    let Some(path) = std::env::var_os(TIMINGS) else { return };
+    let Some(path) = std::env::var_os(TIMINGS) else {
+        return;
+    };
     let phases = PHASES.lock().unwrap_or_else(|p| p.into_inner());
     let line = serde_json::json!({
         "verb": verb,
@@ -46,7 +48,10 @@ pub fn write_if_requested(verb: &str, zone: Option<&str>, total: Duration, zfs_p
         .open(Path::new(&path))
         .and_then(|mut f| writeln!(f, "{line}"));
     if let Err(e) = written {
-        eprintln!("omicron1: warning: cannot write timings to {}: {e}", Path::new(&path).display());
+        eprintln!(
+            "omicron1: warning: cannot write timings to {}: {e}",
+            Path::new(&path).display()
+        );
     }
 }
 
@@ -60,7 +65,11 @@ mod tests {
         assert_eq!(v, 7);
         record("b-test-phase", Duration::from_millis(3));
         let phases = PHASES.lock().unwrap();
-        let names: Vec<&str> = phases.iter().map(|(n, _)| n.as_str()).filter(|n| n.ends_with("test-phase")).collect();
+        let names: Vec<&str> = phases
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .filter(|n| n.ends_with("test-phase"))
+            .collect();
         assert_eq!(names, vec!["a-test-phase", "b-test-phase"]);
     }
 }

@@ -66,7 +66,10 @@ impl ZoneConfigs {
     /// templates (zone names starting with `SUNW` are reserved). A folder that
     /// does not exist holds no zones.
     pub fn read_dir(zones_dir: &Path) -> Result<ZoneConfigs, ZoneConfigError> {
-        let read_err = |source| ZoneConfigError::Read { path: zones_dir.to_path_buf(), source };
+        let read_err = |source| ZoneConfigError::Read {
+            path: zones_dir.to_path_buf(),
+            source,
+        };
         let entries = match std::fs::read_dir(zones_dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ZoneConfigs::default()),
@@ -75,11 +78,18 @@ impl ZoneConfigs {
         let mut paths = Vec::new();
         for entry in entries {
             let path = entry.map_err(read_err)?.path();
-            let Some(stem) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".xml"))
+            let Some(stem) = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".xml"))
             else {
                 continue;
             };
-            if stem.is_empty() || stem.starts_with('.') || stem.starts_with("SUNW") || stem == "global" {
+            if stem.is_empty()
+                || stem.starts_with('.')
+                || stem.starts_with("SUNW")
+                || stem == "global"
+            {
                 continue;
             }
             if path.is_file() {
@@ -101,14 +111,22 @@ impl ZoneConfigs {
 impl ZoneConfig {
     /// Reads and parses a zonecfg XML file.
     pub fn read(path: &Path) -> Result<ZoneConfig, ZoneConfigError> {
-        let read_err = |source| ZoneConfigError::Read { path: path.to_path_buf(), source };
-        let malformed = |detail| ZoneConfigError::Malformed { path: path.to_path_buf(), detail };
+        let read_err = |source| ZoneConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let malformed = |detail| ZoneConfigError::Malformed {
+            path: path.to_path_buf(),
+            detail,
+        };
         let mut bytes = Vec::new();
         std::fs::File::open(path)
             .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
             .map_err(read_err)?;
         if bytes.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(malformed(format!("it is larger than {MAX_CONFIG_BYTES} bytes")));
+            return Err(malformed(format!(
+                "it is larger than {MAX_CONFIG_BYTES} bytes"
+            )));
         }
         let text = String::from_utf8(bytes)
             .map_err(|e| malformed(format!("it is not UTF-8 text ({})", e.utf8_error())))?;
@@ -127,17 +145,29 @@ impl ZoneConfig {
         // small file referring to a large entity many times would expand to
         // gigabytes (the "quadratic blowup"): refuse them before parsing.
         if text.contains("<!ENTITY") {
-            return Err("entity declarations (<!ENTITY ...>) are not allowed in a zone \
+            return Err(
+                "entity declarations (<!ENTITY ...>) are not allowed in a zone \
                         configuration; zonecfg never writes them"
-                .to_string());
+                    .to_string(),
+            );
         }
-        let options = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
-        let doc = roxmltree::Document::parse_with_options(text, options).map_err(|e| e.to_string())?;
+        let options = roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        };
+        let doc =
+            roxmltree::Document::parse_with_options(text, options).map_err(|e| e.to_string())?;
         let zone = doc.root_element();
         if zone.tag_name().name() != "zone" {
-            return Err(format!("the root element is <{}>, not <zone>", zone.tag_name().name()));
+            return Err(format!(
+                "the root element is <{}>, not <zone>",
+                zone.tag_name().name()
+            ));
         }
-        let name = zone.attribute("name").ok_or("<zone> has no name attribute")?.to_string();
+        let name = zone
+            .attribute("name")
+            .ok_or("<zone> has no name attribute")?
+            .to_string();
         let datasets = zone
             .children()
             .filter(|n| n.has_tag_name("dataset"))
@@ -208,7 +238,11 @@ mod tests {
         assert_eq!(z.ip_type, "shared");
         let problems = z.brand_problems();
         assert_eq!(problems.len(), 1);
-        assert!(problems[0].contains("set ip-type=exclusive"), "{}", problems[0]);
+        assert!(
+            problems[0].contains("set ip-type=exclusive"),
+            "{}",
+            problems[0]
+        );
         let other = SAMPLE.replace("brand=\"omicron1\"", "brand=\"sparse\"");
         assert!(ZoneConfig::parse(&other).unwrap().brand_problems()[0].contains("sparse"));
     }
@@ -216,7 +250,9 @@ mod tests {
     #[test]
     fn malformed_configurations_are_errors() {
         assert!(ZoneConfig::parse("<zone name='a'>").is_err(), "unclosed");
-        assert!(ZoneConfig::parse("<notzone name='a'/>").unwrap_err().contains("<notzone>"));
+        assert!(ZoneConfig::parse("<notzone name='a'/>")
+            .unwrap_err()
+            .contains("<notzone>"));
         assert!(ZoneConfig::parse("<zone/>").unwrap_err().contains("name"));
         assert!(ZoneConfig::parse("<zone name='a'><dataset/></zone>").is_err());
         let dir = tempfile::tempdir().unwrap();
@@ -253,11 +289,17 @@ mod tests {
         text.push_str("</zone>");
         std::fs::write(&big, text).unwrap();
         let err = ZoneConfig::read(&big).unwrap_err().to_string();
-        assert!(err.contains("big.xml is malformed: it is larger than"), "{err}");
+        assert!(
+            err.contains("big.xml is malformed: it is larger than"),
+            "{err}"
+        );
         let latin1 = dir.path().join("latin1.xml");
         std::fs::write(&latin1, b"<zone name=\"caf\xe9\"/>").unwrap();
         let err = ZoneConfig::read(&latin1).unwrap_err().to_string();
-        assert!(err.contains("latin1.xml is malformed: it is not UTF-8 text"), "{err}");
+        assert!(
+            err.contains("latin1.xml is malformed: it is not UTF-8 text"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -265,10 +307,17 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         std::fs::write(d.join("b.xml"), SAMPLE.replace("oxz_ntp", "b")).unwrap();
-        std::fs::write(d.join("a.xml"), "<zone name='a' zonepath='/zones/a'><dataset name='tp/a'/></zone>")
-            .unwrap();
+        std::fs::write(
+            d.join("a.xml"),
+            "<zone name='a' zonepath='/zones/a'><dataset name='tp/a'/></zone>",
+        )
+        .unwrap();
         std::fs::write(d.join("broken.xml"), "<zone name='broken'").unwrap();
-        std::fs::write(d.join("index"), "global:installed:/\na:configured:/zones/a:\n").unwrap();
+        std::fs::write(
+            d.join("index"),
+            "global:installed:/\na:configured:/zones/a:\n",
+        )
+        .unwrap();
         std::fs::write(d.join("SUNWdefault.xml"), "<zone name='default'/>").unwrap();
         std::fs::write(d.join("global.xml"), "<zone name='global'/>").unwrap();
         std::fs::write(d.join(".hidden.xml"), "<zone name='hidden'/>").unwrap();
@@ -280,7 +329,10 @@ mod tests {
         assert_eq!(all.zones[0].datasets, ["tp/a"]);
         assert_eq!(all.unreadable.len(), 1);
         let err = all.unreadable[0].to_string();
-        assert!(err.contains("broken.xml") && err.contains("malformed"), "{err}");
+        assert!(
+            err.contains("broken.xml") && err.contains("malformed"),
+            "{err}"
+        );
         let none = ZoneConfigs::read_dir(&d.join("nonexistent")).unwrap();
         assert!(none.zones.is_empty() && none.unreadable.is_empty());
     }

@@ -10,7 +10,9 @@ use omicron1::cli::HOOK_VERBS;
 const BRAND_BIN: &str = "/usr/lib/brand/omicron1/brand";
 
 fn read(name: &str) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("brand").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("brand")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -18,7 +20,10 @@ fn read(name: &str) -> String {
 fn routed_hooks(xml: &str) -> Vec<(String, String)> {
     let doc = roxmltree::Document::parse_with_options(
         xml,
-        roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
     )
     .expect("config.xml parses");
     let root = doc.root_element();
@@ -28,7 +33,8 @@ fn routed_hooks(xml: &str) -> Vec<(String, String)> {
         .filter(|n| n.is_element())
         .filter_map(|n| {
             let text = n.text().unwrap_or("");
-            text.starts_with(BRAND_BIN).then(|| (n.tag_name().name().to_string(), text.to_string()))
+            text.starts_with(BRAND_BIN)
+                .then(|| (n.tag_name().name().to_string(), text.to_string()))
         })
         .collect()
 }
@@ -43,9 +49,15 @@ fn every_hook_is_routed_with_zoneadm_arguments() {
             .unwrap_or_else(|| panic!("hook {verb} is not routed in config.xml"));
         let args = text[BRAND_BIN.len()..].to_string();
         if *verb == "verify_cfg" {
-            assert_eq!(args, " verify_cfg", "verify_cfg gets only the XML file, no -z/-R");
+            assert_eq!(
+                args, " verify_cfg",
+                "verify_cfg gets only the XML file, no -z/-R"
+            );
         } else if *verb == "verify_adm" {
-            assert_eq!(args, " -z %z -R %R verify_adm ", "verify_adm needs its trailing space");
+            assert_eq!(
+                args, " -z %z -R %R verify_adm ",
+                "verify_adm needs its trailing space"
+            );
         } else {
             assert_eq!(args, format!(" -z %z -R %R {verb}"), "arguments of {verb}");
         }
@@ -63,13 +75,20 @@ fn every_routed_verb_exists_in_the_binary() {
             .collect();
         let verb = words.last().expect("a verb").clone();
         assert_eq!(verb, element, "element {element} routes to verb {verb}");
-        assert!(HOOK_VERBS.contains(&verb.as_str()), "{verb} is routed but not a hook verb");
+        assert!(
+            HOOK_VERBS.contains(&verb.as_str()),
+            "{verb} is routed but not a hook verb"
+        );
         let out = Command::new(env!("CARGO_BIN_EXE_omicron1"))
             .args(&words)
             .arg("--help")
             .output()
             .unwrap();
-        assert!(out.status.success(), "`omicron1 {} --help` failed: {out:?}", words.join(" "));
+        assert!(
+            out.status.success(),
+            "`omicron1 {} --help` failed: {out:?}",
+            words.join(" ")
+        );
     }
 }
 
@@ -78,7 +97,10 @@ fn platform_mounts_system_trees_read_only_and_allows_exclusive_ip() {
     let xml = read("platform.xml");
     let doc = roxmltree::Document::parse_with_options(
         &xml,
-        roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
     )
     .expect("platform.xml parses");
     let root = doc.root_element();
@@ -91,15 +113,24 @@ fn platform_mounts_system_trees_read_only_and_allows_exclusive_ip() {
             .filter(|n| n.has_tag_name("global_mount"))
             .find(|n| n.attribute("special") == Some(special.as_str()))
             .unwrap_or_else(|| panic!("no global_mount of {special}"));
-        assert_eq!(mount.attribute("directory"), Some(format!("/system/{tree}").as_str()));
+        assert_eq!(
+            mount.attribute("directory"),
+            Some(format!("/system/{tree}").as_str())
+        );
         assert_eq!(mount.attribute("type"), Some("lofs"));
         let opts: Vec<&str> = mount.attribute("opt").unwrap_or("").split(',').collect();
-        assert!(opts.contains(&"ro"), "/system/{tree} must be read-only: {opts:?}");
+        assert!(
+            opts.contains(&"ro"),
+            "/system/{tree} must be read-only: {opts:?}"
+        );
     }
     let zfs_device = root
         .children()
         .any(|n| n.has_tag_name("device") && n.attribute("match") == Some("zfs"));
-    assert!(zfs_device, "the zone needs /dev/zfs for its delegated dataset");
+    assert!(
+        zfs_device,
+        "the zone needs /dev/zfs for its delegated dataset"
+    );
 }
 
 #[test]
@@ -107,23 +138,38 @@ fn the_template_service_builds_after_the_baseline_with_a_routed_verb() {
     let xml = read("omicron1-template.xml");
     let doc = roxmltree::Document::parse_with_options(
         &xml,
-        roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() },
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
     )
     .expect("the SMF manifest parses");
-    let service = doc.descendants().find(|n| n.has_tag_name("service")).expect("a service");
+    let service = doc
+        .descendants()
+        .find(|n| n.has_tag_name("service"))
+        .expect("a service");
     assert_eq!(service.attribute("name"), Some("system/omicron1/template"));
     let deps: Vec<&str> = service
         .descendants()
         .filter(|n| n.has_tag_name("service_fmri"))
         .filter_map(|n| n.attribute("value"))
         .collect();
-    assert!(deps.contains(&"svc:/system/omicron/baseline"), "depends on the baseline service: {deps:?}");
+    assert!(
+        deps.contains(&"svc:/system/omicron/baseline"),
+        "depends on the baseline service: {deps:?}"
+    );
     let start = service
         .children()
         .find(|n| n.has_tag_name("exec_method") && n.attribute("name") == Some("start"))
         .and_then(|n| n.attribute("exec"))
         .expect("a start method");
-    assert!(start.contains(&format!("{BRAND_BIN} template build --pool")), "{start}");
-    let out = Command::new(env!("CARGO_BIN_EXE_omicron1")).args(["template", "build", "--help"]).output().unwrap();
+    assert!(
+        start.contains(&format!("{BRAND_BIN} template build --pool")),
+        "{start}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_omicron1"))
+        .args(["template", "build", "--help"])
+        .output()
+        .unwrap();
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--pool"));
 }

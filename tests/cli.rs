@@ -21,16 +21,33 @@ fn help_lists_every_verb_of_the_contract() {
     assert!(out.status.success());
     let help = String::from_utf8_lossy(&out.stdout);
     let verbs = [
-        "install", "uninstall", "verify_cfg", "verify_adm", "query", "prestatechange",
-        "poststatechange", "clone", "attach", "detach", "template", "dataset", "image",
+        "install",
+        "uninstall",
+        "verify_cfg",
+        "verify_adm",
+        "query",
+        "prestatechange",
+        "poststatechange",
+        "clone",
+        "attach",
+        "detach",
+        "template",
+        "dataset",
+        "image",
         "baseline",
     ];
     for verb in verbs {
-        assert!(help.lines().any(|l| l.trim_start().starts_with(verb)), "{verb} missing:\n{help}");
+        assert!(
+            help.lines().any(|l| l.trim_start().starts_with(verb)),
+            "{verb} missing:\n{help}"
+        );
     }
     let template = String::from_utf8_lossy(&omicron1(&["template", "--help"]).stdout).into_owned();
     for sub in ["build", "list", "gc"] {
-        assert!(template.contains(sub), "template {sub} missing:\n{template}");
+        assert!(
+            template.contains(sub),
+            "template {sub} missing:\n{template}"
+        );
     }
 }
 
@@ -59,11 +76,25 @@ fn state_hooks_accept_what_zoneadm_passes() {
             let s = state.to_string();
             for hook in ["prestatechange", "poststatechange"] {
                 let out = omicron1(&["-z", "z1", "-R", "/zones/z1", hook, &s, cmd]);
-                assert_eq!(out.status.code(), Some(0), "{hook} {s} {cmd}: {}", stderr(&out));
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{hook} {s} {cmd}: {}",
+                    stderr(&out)
+                );
             }
         }
     }
-    let out = omicron1(&["-z", "z1", "-R", "/zones/z1", "poststatechange", "3", "1", "/a"]);
+    let out = omicron1(&[
+        "-z",
+        "z1",
+        "-R",
+        "/zones/z1",
+        "poststatechange",
+        "3",
+        "1",
+        "/a",
+    ]);
     assert_eq!(out.status.code(), Some(0), "with an altroot");
 }
 
@@ -84,5 +115,8 @@ fn every_call_is_logged_with_its_outcome() {
         .unwrap();
     assert_eq!(out.status.code(), Some(253));
     let log = std::fs::read_to_string(run.path().join("omicron1.log")).unwrap();
-    assert!(log.contains("exit=253") && log.contains("nonsense"), "{log}");
+    assert!(
+        log.contains("exit=253") && log.contains("nonsense"),
+        "{log}"
+    );
 }

@@ -28,7 +28,12 @@ fn bad_dataset_and_zone_names_are_usage_errors() {
             let mut argv = vec!["dataset"];
             argv.extend_from_slice(args);
             let out = omicron1(&argv);
-            assert_eq!(out.status.code(), Some(253), "{argv:?}: {}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(
+                out.status.code(),
+                Some(253),
+                "{argv:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     let out = omicron1(&["dataset", "check", "tp/a@snap"]);

@@ -1432,7 +1432,9 @@ fn regression_endless_sparse_map_is_refused() {
 #[test]
 fn long_names_under_the_header_budget_still_unpack() {
     let mut f = Fixture::new();
-    let deep: String = (0..16).map(|n| format!("{n:02}{}/", "d".repeat(200))).collect();
+    let deep: String = (0..16)
+        .map(|n| format!("{n:02}{}/", "d".repeat(200)))
+        .collect();
     let gnu = format!("root/gnu/{deep}file");
     let mut i = Image::layer();
     i.file(&gnu, b"gnu", a(0o644));

@@ -92,17 +92,41 @@ fn malformed_configurations_exit_254_naming_the_file_and_the_problem() {
         ("empty", b"", "malformed"),
         ("not-xml", b"zonename=z\nbrand=omicron1\n", "malformed"),
         ("truncated", &GOOD.as_bytes()[..GOOD.len() / 2], "malformed"),
-        ("unclosed", b"<zone name=\"z\" brand=\"omicron1\" ip-type=\"exclusive\">", "malformed"),
-        ("wrong-root", b"<profile name=\"z\"/>", "the root element is <profile>, not <zone>"),
-        ("no-name", b"<zone brand=\"omicron1\" ip-type=\"exclusive\"/>", "<zone> has no name attribute"),
+        (
+            "unclosed",
+            b"<zone name=\"z\" brand=\"omicron1\" ip-type=\"exclusive\">",
+            "malformed",
+        ),
+        (
+            "wrong-root",
+            b"<profile name=\"z\"/>",
+            "the root element is <profile>, not <zone>",
+        ),
+        (
+            "no-name",
+            b"<zone brand=\"omicron1\" ip-type=\"exclusive\"/>",
+            "<zone> has no name attribute",
+        ),
         (
             "dataset-without-name",
             b"<zone name=\"z\" brand=\"omicron1\" ip-type=\"exclusive\"><dataset/></zone>",
             "a <dataset> element has no name attribute",
         ),
-        ("not-utf8", b"<zone name=\"caf\xe9\" ip-type=\"exclusive\"/>", "not UTF-8 text"),
-        ("nul", b"<zone name=\"a\0b\" ip-type=\"exclusive\"/>", "malformed"),
-        ("two-roots", b"<zone name=\"a\" ip-type=\"exclusive\"/><zone name=\"b\"/>", "malformed"),
+        (
+            "not-utf8",
+            b"<zone name=\"caf\xe9\" ip-type=\"exclusive\"/>",
+            "not UTF-8 text",
+        ),
+        (
+            "nul",
+            b"<zone name=\"a\0b\" ip-type=\"exclusive\"/>",
+            "malformed",
+        ),
+        (
+            "two-roots",
+            b"<zone name=\"a\" ip-type=\"exclusive\"/><zone name=\"b\"/>",
+            "malformed",
+        ),
     ];
     for (name, content, want) in cases {
         let file = format!("{name}.xml");
@@ -124,18 +148,34 @@ fn wrong_brand_and_shared_ip_are_refused_with_the_fix() {
             GOOD.replace("brand=\"omicron1\"", "brand=\"sparse\""),
             &["brand \"sparse\"", "zonecfg -z oxz_ntp set brand=omicron1"],
         ),
-        ("lx", GOOD.replace("brand=\"omicron1\"", "brand=\"lx\""), &["brand \"lx\""]),
+        (
+            "lx",
+            GOOD.replace("brand=\"omicron1\"", "brand=\"lx\""),
+            &["brand \"lx\""],
+        ),
         (
             "shared",
             GOOD.replace("ip-type=\"exclusive\"", "ip-type=\"shared\""),
-            &["ip-type \"shared\"", "zonecfg -z oxz_ntp set ip-type=exclusive"],
+            &[
+                "ip-type \"shared\"",
+                "zonecfg -z oxz_ntp set ip-type=exclusive",
+            ],
         ),
         // zonecfg's default when ip-type is absent is a shared stack.
-        ("no-ip-type", GOOD.replace(" ip-type=\"exclusive\"", ""), &["ip-type \"shared\""]),
-        ("misspelt", GOOD.replace("ip-type=\"exclusive\"", "ip-type=\"exclusve\""), &["ip-type \"exclusve\""]),
+        (
+            "no-ip-type",
+            GOOD.replace(" ip-type=\"exclusive\"", ""),
+            &["ip-type \"shared\""],
+        ),
+        (
+            "misspelt",
+            GOOD.replace("ip-type=\"exclusive\"", "ip-type=\"exclusve\""),
+            &["ip-type \"exclusve\""],
+        ),
         (
             "both",
-            GOOD.replace("brand=\"omicron1\"", "brand=\"ipkg\"").replace("ip-type=\"exclusive\"", "ip-type=\"shared\""),
+            GOOD.replace("brand=\"omicron1\"", "brand=\"ipkg\"")
+                .replace("ip-type=\"exclusive\"", "ip-type=\"shared\""),
             &["brand \"ipkg\"", "ip-type \"shared\""],
         ),
     ];
@@ -162,7 +202,10 @@ fn entity_tricks_fail_fast_and_leak_nothing() {
     // Nested entities ("billion laughs").
     let mut lol = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE zone [<!ENTITY l0 \"lol\">");
     for i in 1..10 {
-        lol.push_str(&format!("<!ENTITY l{i} \"{}\">", format!("&l{};", i - 1).repeat(10)));
+        lol.push_str(&format!(
+            "<!ENTITY l{i} \"{}\">",
+            format!("&l{};", i - 1).repeat(10)
+        ));
     }
     lol.push_str("]>\n<zone name=\"&l9;\" brand=\"omicron1\" ip-type=\"exclusive\"/>\n");
     // One large entity referred to many times (the quadratic blowup).
@@ -176,7 +219,10 @@ fn entity_tricks_fail_fast_and_leak_nothing() {
         let out = d.verify_cfg(&d.write(&format!("{name}.xml"), xml.as_bytes()));
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(254), "{name}: {err}");
-        assert!(err.contains(&format!("{name}.xml is malformed")), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}.xml is malformed")),
+            "{name}: {err}"
+        );
         assert!(!err.contains("TOP-SECRET"), "{name}: leaks the file: {err}");
     }
 }
@@ -191,5 +237,8 @@ fn an_oversized_configuration_is_refused_without_reading_it_all() {
     let out = d.verify_cfg(&big);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(254), "{err}");
-    assert!(err.contains("big.xml is malformed: it is larger than"), "{err}");
+    assert!(
+        err.contains("big.xml is malformed: it is larger than"),
+        "{err}"
+    );
 }

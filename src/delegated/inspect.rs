@@ -16,11 +16,19 @@ const PROPERTIES: [&str; 5] = ["type", "zoned", "mountpoint", "canmount", "mount
 pub fn facts(zfs: &dyn Zfs, dataset: &DatasetName) -> omicron1_zfs::Result<Facts> {
     let mut props = match zfs.get(dataset.into(), &PROPERTIES) {
         Ok(p) => p,
-        Err(e) if e.is_not_found() => return Ok(Facts { dataset: dataset.clone(), state: None }),
+        Err(e) if e.is_not_found() => {
+            return Ok(Facts {
+                dataset: dataset.clone(),
+                state: None,
+            })
+        }
         Err(e) => return Err(e),
     };
     let mut take = |name: &str| {
-        props.remove(name).unwrap_or(Property { value: None, source: PropertySource::None })
+        props.remove(name).unwrap_or(Property {
+            value: None,
+            source: PropertySource::None,
+        })
     };
     let kind = take("type").value.unwrap_or_default();
     let mounted = take("mounted").value.as_deref() == Some("yes");
@@ -36,13 +44,20 @@ pub fn facts(zfs: &dyn Zfs, dataset: &DatasetName) -> omicron1_zfs::Result<Facts
     // is also yes while a running zone has it mounted (under the zone's root).
     // It is the global zone's own mount only if it is at its mountpoint.
     if mounted && state.zoned_on() {
-        let at = state.mountpoint.value.as_deref().filter(|m| m.starts_with('/'));
+        let at = state
+            .mountpoint
+            .value
+            .as_deref()
+            .filter(|m| m.starts_with('/'));
         state.mounted_in_global_zone = match at {
             Some(path) => zfs.dataset_mounted_at(Path::new(path))?.as_ref() == Some(dataset),
             None => false,
         };
     }
-    Ok(Facts { dataset: dataset.clone(), state: Some(state) })
+    Ok(Facts {
+        dataset: dataset.clone(),
+        state: Some(state),
+    })
 }
 
 /// Reads every zone configuration, warning about the files that cannot be read.
@@ -70,7 +85,11 @@ pub fn zone_view(
             Some((path, dataset))
         }
     };
-    Ok(ZoneView { name: name.to_string(), zonepath, listing })
+    Ok(ZoneView {
+        name: name.to_string(),
+        zonepath,
+        listing,
+    })
 }
 
 /// Every dataset delegated by the zones other than `except`. A name that is not
@@ -84,7 +103,10 @@ pub fn delegations(zones: &ZoneConfigs, except: Option<&str>) -> Vec<Delegation>
             z.datasets
                 .iter()
                 .filter_map(|d| d.parse().ok())
-                .map(|dataset| Delegation { zone: z.name.clone(), dataset })
+                .map(|dataset| Delegation {
+                    zone: z.name.clone(),
+                    dataset,
+                })
         })
         .collect()
 }
@@ -101,13 +123,28 @@ pub fn context_for(
 ) -> Result<Context, String> {
     let zfs_err = |e: omicron1_zfs::Error| e.to_string();
     let Some(name) = zone else {
-        let owners: Vec<&ZoneConfig> =
-            zones.zones.iter().filter(|z| z.datasets.iter().any(|d| d == dataset.as_str())).collect();
+        let owners: Vec<&ZoneConfig> = zones
+            .zones
+            .iter()
+            .filter(|z| z.datasets.iter().any(|d| d == dataset.as_str()))
+            .collect();
         let [owner] = owners.as_slice() else {
-            return Ok(Context { zone: None, others: delegations(zones, None) });
+            return Ok(Context {
+                zone: None,
+                others: delegations(zones, None),
+            });
         };
-        let view = zone_view(zfs, &owner.name, owner.zonepath.as_deref(), Listing::NotAsked).map_err(zfs_err)?;
-        return Ok(Context { zone: Some(view), others: delegations(zones, Some(&owner.name)) });
+        let view = zone_view(
+            zfs,
+            &owner.name,
+            owner.zonepath.as_deref(),
+            Listing::NotAsked,
+        )
+        .map_err(zfs_err)?;
+        return Ok(Context {
+            zone: Some(view),
+            others: delegations(zones, Some(&owner.name)),
+        });
     };
     let path = zones_dir.join(format!("{name}.xml"));
     if let Some(e) = zones.unreadable.iter().find(|e| error_path(e) == path) {
@@ -122,9 +159,16 @@ pub fn context_for(
             };
             zone_view(zfs, name, config.zonepath.as_deref(), listing).map_err(zfs_err)?
         }
-        None => ZoneView { name: name.to_string(), zonepath: None, listing: Listing::NoConfig(path) },
+        None => ZoneView {
+            name: name.to_string(),
+            zonepath: None,
+            listing: Listing::NoConfig(path),
+        },
     };
-    Ok(Context { zone: Some(view), others: delegations(zones, Some(name)) })
+    Ok(Context {
+        zone: Some(view),
+        others: delegations(zones, Some(name)),
+    })
 }
 
 fn error_path(e: &ZoneConfigError) -> &Path {
@@ -146,7 +190,14 @@ mod tests {
 
     fn create(zfs: &FakeZfs, name: &str, props: &[(&str, &str)]) -> DatasetName {
         let ds: DatasetName = name.parse().unwrap();
-        zfs.create(&ds, &CreateOptions { parents: true, properties: props }).unwrap();
+        zfs.create(
+            &ds,
+            &CreateOptions {
+                parents: true,
+                properties: props,
+            },
+        )
+        .unwrap();
         ds
     }
 
@@ -158,10 +209,17 @@ mod tests {
         let plain = create(&zfs, "tp/a/plain", &[]);
         let s = facts(&zfs, &plain).unwrap().state.unwrap();
         assert_eq!(s.kind, "filesystem");
-        assert!(s.mounted && s.mounted_in_global_zone, "an ordinary dataset is mounted in the global zone");
+        assert!(
+            s.mounted && s.mounted_in_global_zone,
+            "an ordinary dataset is mounted in the global zone"
+        );
         assert_eq!(s.mountpoint.source, PropertySource::Inherited("tp".into()));
         assert!(!s.zoned_on() && !s.mountpoint_ok() && s.canmount_on());
-        let good = create(&zfs, "tp/a/good", &[("zoned", "on"), ("mountpoint", "/data")]);
+        let good = create(
+            &zfs,
+            "tp/a/good",
+            &[("zoned", "on"), ("mountpoint", "/data")],
+        );
         let s = facts(&zfs, &good).unwrap().state.unwrap();
         assert!(!s.mounted && s.zoned_on() && s.mountpoint_ok() && s.canmount_on());
     }
@@ -173,7 +231,8 @@ mod tests {
         assert!(zfs.dataset_mounted_at(Path::new("/tp/zones/z1")).unwrap() == Some(zpds.clone()));
         let dir = tempfile::tempdir().unwrap();
         let write = |zone: &str, zonepath: &str, ds: &str| {
-            let xml = format!("<zone name='{zone}' zonepath='{zonepath}'><dataset name='{ds}'/></zone>");
+            let xml =
+                format!("<zone name='{zone}' zonepath='{zonepath}'><dataset name='{ds}'/></zone>");
             std::fs::write(dir.path().join(format!("{zone}.xml")), xml).unwrap();
         };
         write("z1", "/tp/zones/z1", "tp/d/z1");
@@ -186,9 +245,18 @@ mod tests {
         let ctx = context_for(&zfs, dir.path(), &zones, &ds, None).unwrap();
         let zone = ctx.zone.unwrap();
         assert_eq!(zone.name, "z1");
-        assert_eq!(zone.zonepath, Some(("/tp/zones/z1".into(), Some(zpds.clone()))));
+        assert_eq!(
+            zone.zonepath,
+            Some(("/tp/zones/z1".into(), Some(zpds.clone())))
+        );
         assert_eq!(zone.listing, Listing::NotAsked);
-        assert_eq!(ctx.others, [Delegation { zone: "z2".into(), dataset: "tp/d/z2".parse().unwrap() }]);
+        assert_eq!(
+            ctx.others,
+            [Delegation {
+                zone: "z2".into(),
+                dataset: "tp/d/z2".parse().unwrap()
+            }]
+        );
 
         // With a zone that does not list it; with an unconfigured zone; with a broken one.
         let ctx = context_for(&zfs, dir.path(), &zones, &ds, Some("z2")).unwrap();

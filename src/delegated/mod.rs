@@ -37,10 +37,13 @@ pub fn run(zfs: &dyn Zfs, settings: &Settings, verb: DatasetVerb) -> Result<(), 
     if let Some(zone) = zone {
         crate::hooks::check_zone_name(zone)?;
     }
-    let ds: DatasetName = dataset.parse().map_err(|e: omicron1_zfs::NameError| Failure::usage(e.to_string()))?;
+    let ds: DatasetName = dataset
+        .parse()
+        .map_err(|e: omicron1_zfs::NameError| Failure::usage(e.to_string()))?;
     let not_complete = |e: String| Failure::new(Exit::NotComplete, e);
     let zones = inspect::all_zones(&settings.zones_dir).map_err(|e| not_complete(e.to_string()))?;
-    let context = inspect::context_for(zfs, &settings.zones_dir, &zones, &ds, zone).map_err(not_complete)?;
+    let context =
+        inspect::context_for(zfs, &settings.zones_dir, &zones, &ds, zone).map_err(not_complete)?;
     match verb {
         DatasetVerb::Check { .. } => check(zfs, &ds, &context),
         DatasetVerb::Setup { apply, .. } => setup::setup(zfs, &ds, &context, apply).map(drop),
@@ -48,7 +51,11 @@ pub fn run(zfs: &dyn Zfs, settings: &Settings, verb: DatasetVerb) -> Result<(), 
 }
 
 /// `verify_cfg`: the zone's delegated datasets against the rules.
-pub fn verify_config(zfs: &dyn Zfs, settings: &Settings, config: &ZoneConfig) -> Result<(), Failure> {
+pub fn verify_config(
+    zfs: &dyn Zfs,
+    settings: &Settings,
+    config: &ZoneConfig,
+) -> Result<(), Failure> {
     if config.datasets.is_empty() {
         return Ok(());
     }
@@ -70,15 +77,25 @@ pub fn check_for_install(zfs: &dyn Zfs, settings: &Settings, zone: &Zone) -> Res
     let config = match ZoneConfig::for_zone(&settings.zones_dir, &zone.name) {
         Ok(config) => config,
         // zoneadm keeps the configuration there; without one there is nothing to check.
-        Err(ZoneConfigError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+        Err(ZoneConfigError::Read { source, .. })
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
             return Ok(())
         }
-        Err(e) => return Err(format!("cannot check zone {}'s delegated datasets: {e}", zone.name)),
+        Err(e) => {
+            return Err(format!(
+                "cannot check zone {}'s delegated datasets: {e}",
+                zone.name
+            ))
+        }
     };
     if config.datasets.is_empty() {
         return Ok(());
     }
-    info(format_args!("checking delegated datasets: {}", config.datasets.join(", ")));
+    info(format_args!(
+        "checking delegated datasets: {}",
+        config.datasets.join(", ")
+    ));
     let errors = enforce(zfs, settings, &config, Some(&zone.zonepath))?;
     if errors.is_empty() {
         Ok(())
@@ -97,8 +114,12 @@ fn enforce(
     zonepath: Option<&Path>,
 ) -> Result<Vec<String>, String> {
     let zones = inspect::all_zones(&settings.zones_dir).map_err(|e| e.to_string())?;
-    let view = inspect::zone_view(zfs, &config.name, zonepath, Listing::NotAsked).map_err(|e| e.to_string())?;
-    let context = Context { zone: Some(view), others: inspect::delegations(&zones, Some(&config.name)) };
+    let view = inspect::zone_view(zfs, &config.name, zonepath, Listing::NotAsked)
+        .map_err(|e| e.to_string())?;
+    let context = Context {
+        zone: Some(view),
+        others: inspect::delegations(&zones, Some(&config.name)),
+    };
     let mut errors = Vec::new();
     for name in &config.datasets {
         let what = format!("delegated dataset {name} of zone {}", config.name);
@@ -110,7 +131,10 @@ fn enforce(
             }
         };
         let facts = inspect::facts(zfs, &ds).map_err(|e| format!("{what}: {e}"))?;
-        for f in rules::evaluate(&facts, &context).iter().filter(|f| f.failed()) {
+        for f in rules::evaluate(&facts, &context)
+            .iter()
+            .filter(|f| f.failed())
+        {
             match f.rule.severity() {
                 Severity::Error => errors.push(format!("{what}: {}", f.describe())),
                 Severity::Warning => eprintln!("omicron1: warning: {what}: {}", f.describe()),
@@ -144,7 +168,10 @@ fn check(zfs: &dyn Zfs, ds: &DatasetName, context: &Context) -> Result<(), Failu
     }
     let failed: Vec<&Finding> = findings.iter().filter(|f| f.failed()).collect();
     if failed.is_empty() {
-        let checked = findings.iter().filter(|f| matches!(f.outcome, Outcome::Pass(_))).count();
+        let checked = findings
+            .iter()
+            .filter(|f| matches!(f.outcome, Outcome::Pass(_)))
+            .count();
         match zone {
             Some(z) => println!("OK: {ds} keeps all {checked} rules checked; zone {z} mounts it at /data when it boots"),
             None => println!("OK: {ds} keeps all {checked} rules checked"),
@@ -152,16 +179,31 @@ fn check(zfs: &dyn Zfs, ds: &DatasetName, context: &Context) -> Result<(), Failu
         return Ok(());
     }
     let names: Vec<&str> = failed.iter().map(|f| f.rule.name()).collect();
-    let setup_fixes = failed.iter().all(|f| !matches!(f.rule, Rule::Filesystem | Rule::Zonepath | Rule::OneZone));
+    let setup_fixes = failed
+        .iter()
+        .all(|f| !matches!(f.rule, Rule::Filesystem | Rule::Zonepath | Rule::OneZone));
     let hint = if setup_fixes {
-        let zone_arg = zone.map(|z| format!(" --zone {}", rules::quoted(z))).unwrap_or_default();
-        let apply = if names.contains(&"zone-config") { " --apply" } else { "" };
-        format!("; `omicron1 dataset setup {}{zone_arg}{apply}` fixes them in a safe order", rules::quoted(ds.as_str()))
+        let zone_arg = zone
+            .map(|z| format!(" --zone {}", rules::quoted(z)))
+            .unwrap_or_default();
+        let apply = if names.contains(&"zone-config") {
+            " --apply"
+        } else {
+            ""
+        };
+        format!(
+            "; `omicron1 dataset setup {}{zone_arg}{apply}` fixes them in a safe order",
+            rules::quoted(ds.as_str())
+        )
     } else {
         String::new()
     };
     Err(Failure::new(
         Exit::NotComplete,
-        format!("{ds} breaks {} rule(s): {}{hint}", failed.len(), names.join(", ")),
+        format!(
+            "{ds} breaks {} rule(s): {}{hint}",
+            failed.len(),
+            names.join(", ")
+        ),
     ))
 }

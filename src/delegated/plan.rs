@@ -25,8 +25,11 @@ use omicron1_zfs::DatasetName;
 use super::rules::{quoted, State, MOUNTPOINT};
 
 /// The properties a delegated dataset is created with, in one `zfs create`.
-pub const CREATE_PROPERTIES: [(&str, &str); 3] =
-    [("zoned", "on"), ("mountpoint", MOUNTPOINT), ("canmount", "on")];
+pub const CREATE_PROPERTIES: [(&str, &str); 3] = [
+    ("zoned", "on"),
+    ("mountpoint", MOUNTPOINT),
+    ("canmount", "on"),
+];
 
 /// One change to the dataset (or, for [`Step::CreateParent`], to a missing parent).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,10 +59,14 @@ impl Step {
     /// The `zfs` command line that does this step to `dataset`.
     pub fn command(&self, dataset: &DatasetName) -> String {
         let ds = quoted(dataset.as_str());
-        let create_options: String =
-            CREATE_PROPERTIES.iter().map(|(k, v)| format!(" -o {k}={v}")).collect();
+        let create_options: String = CREATE_PROPERTIES
+            .iter()
+            .map(|(k, v)| format!(" -o {k}={v}"))
+            .collect();
         match self {
-            Step::CreateParent(parent) => format!("zfs create -o canmount=off {}", quoted(parent.as_str())),
+            Step::CreateParent(parent) => {
+                format!("zfs create -o canmount=off {}", quoted(parent.as_str()))
+            }
             Step::Create => format!("zfs create{create_options} {ds}"),
             Step::CreateWithParents => format!("zfs create -p{create_options} {ds}"),
             Step::Unmount => format!("zfs unmount {ds}"),
@@ -70,7 +77,11 @@ impl Step {
 
 /// The steps as one shell line, `&&`-joined.
 pub fn commands(dataset: &DatasetName, steps: &[Step]) -> String {
-    steps.iter().map(|s| s.command(dataset)).collect::<Vec<_>>().join(" && ")
+    steps
+        .iter()
+        .map(|s| s.command(dataset))
+        .collect::<Vec<_>>()
+        .join(" && ")
 }
 
 /// Setting `mountpoint=/data` on an unmounted dataset, whatever its `zoned`:
@@ -116,7 +127,10 @@ mod tests {
     use omicron1_zfs::{Property, PropertySource};
 
     fn p(value: &str, source: PropertySource) -> Property {
-        Property { value: Some(value.into()), source }
+        Property {
+            value: Some(value.into()),
+            source,
+        }
     }
 
     fn state(zoned: &str, mountpoint: Property, canmount: &str, mounted: bool) -> State {
@@ -138,9 +152,18 @@ mod tests {
     fn commands_are_exact() {
         let ds: DatasetName = "tp/a b/d".parse().unwrap();
         let parent: DatasetName = "tp/a b".parse().unwrap();
-        assert_eq!(Step::CreateParent(parent).command(&ds), "zfs create -o canmount=off 'tp/a b'");
-        assert_eq!(Step::Create.command(&ds), "zfs create -o zoned=on -o mountpoint=/data -o canmount=on 'tp/a b/d'");
-        assert_eq!(commands(&ds, &[Step::Unmount, set("zoned", "on")]), "zfs unmount 'tp/a b/d' && zfs set zoned=on 'tp/a b/d'");
+        assert_eq!(
+            Step::CreateParent(parent).command(&ds),
+            "zfs create -o canmount=off 'tp/a b'"
+        );
+        assert_eq!(
+            Step::Create.command(&ds),
+            "zfs create -o zoned=on -o mountpoint=/data -o canmount=on 'tp/a b/d'"
+        );
+        assert_eq!(
+            commands(&ds, &[Step::Unmount, set("zoned", "on")]),
+            "zfs unmount 'tp/a b/d' && zfs set zoned=on 'tp/a b/d'"
+        );
     }
 
     #[test]
@@ -157,9 +180,15 @@ mod tests {
             // Only zoned off: one set, no remount (it was not mounted).
             (state("off", local(), "on", false), vec![set("zoned", "on")]),
             // Mounted in the global zone with the right mountpoint: unmount first.
-            (state("off", local(), "on", true), vec![Step::Unmount, set("zoned", "on")]),
+            (
+                state("off", local(), "on", true),
+                vec![Step::Unmount, set("zoned", "on")],
+            ),
             // canmount only.
-            (state("on", local(), "noauto", false), vec![set("canmount", "on")]),
+            (
+                state("on", local(), "noauto", false),
+                vec![set("canmount", "on")],
+            ),
             // The man page's mistake: inherited mountpoint, mounted, zoned off.
             (
                 state("off", inherited(), "on", true),
@@ -185,7 +214,11 @@ mod tests {
             // Already noauto: not set again.
             (
                 state("off", p("legacy", PropertySource::Local), "noauto", false),
-                vec![set("mountpoint", "/data"), set("zoned", "on"), set("canmount", "on")],
+                vec![
+                    set("mountpoint", "/data"),
+                    set("zoned", "on"),
+                    set("canmount", "on"),
+                ],
             ),
         ];
         for (s, expected) in cases {
@@ -200,7 +233,11 @@ mod tests {
         for zoned in ["on", "off"] {
             for canmount in ["on", "noauto", "off"] {
                 for mounted in [false, true] {
-                    for mp in [p("/data", PropertySource::Local), p("/x", PropertySource::Default), p("legacy", PropertySource::Local)] {
+                    for mp in [
+                        p("/data", PropertySource::Local),
+                        p("/x", PropertySource::Default),
+                        p("legacy", PropertySource::Local),
+                    ] {
                         if mounted && zoned == "on" {
                             continue; // the global zone never mounts a zoned dataset
                         }
@@ -212,7 +249,10 @@ mod tests {
                                 Step::Set("zoned", v) => z = v,
                                 Step::Set("canmount", v) => c = v,
                                 Step::Set("mountpoint", _) => {
-                                    assert!(z == "off" && !m && c != "on", "{s:?}: unsafe mountpoint change");
+                                    assert!(
+                                        z == "off" && !m && c != "on",
+                                        "{s:?}: unsafe mountpoint change"
+                                    );
                                 }
                                 other => panic!("unexpected {other:?}"),
                             }

@@ -256,29 +256,52 @@ fn zonecfg_word(dataset: &str) -> String {
 
 /// The zonecfg commands that delegate `dataset`.
 pub fn add_dataset_script(dataset: &str) -> String {
-    format!("add dataset; set name={}; end; commit", zonecfg_word(dataset))
+    format!(
+        "add dataset; set name={}; end; commit",
+        zonecfg_word(dataset)
+    )
 }
 
 /// `zonecfg -z ZONE 'add dataset; set name=DATASET; end; commit'`.
 pub fn zonecfg_add(zone: &str, dataset: &str) -> String {
-    format!("zonecfg -z {} '{}'", quoted(zone), add_dataset_script(dataset))
+    format!(
+        "zonecfg -z {} '{}'",
+        quoted(zone),
+        add_dataset_script(dataset)
+    )
 }
 
 /// `zonecfg -z ZONE 'remove dataset name=DATASET; commit'`.
 pub fn zonecfg_remove(zone: &str, dataset: &str) -> String {
-    format!("zonecfg -z {} 'remove dataset name={}; commit'", quoted(zone), zonecfg_word(dataset))
+    format!(
+        "zonecfg -z {} 'remove dataset name={}; commit'",
+        quoted(zone),
+        zonecfg_word(dataset)
+    )
 }
 
 fn pass(rule: Rule, detail: impl Into<String>) -> Finding {
-    Finding { rule, outcome: Outcome::Pass(detail.into()) }
+    Finding {
+        rule,
+        outcome: Outcome::Pass(detail.into()),
+    }
 }
 
 fn fail(rule: Rule, problem: impl Into<String>, fix: impl Into<String>) -> Finding {
-    Finding { rule, outcome: Outcome::Fail { problem: problem.into(), fix: fix.into() } }
+    Finding {
+        rule,
+        outcome: Outcome::Fail {
+            problem: problem.into(),
+            fix: fix.into(),
+        },
+    }
 }
 
 fn skipped(rule: Rule, why: &str) -> Finding {
-    Finding { rule, outcome: Outcome::Skipped(why.to_string()) }
+    Finding {
+        rule,
+        outcome: Outcome::Skipped(why.to_string()),
+    }
 }
 
 /// Checks every rule, in [`Rule`] order.
@@ -287,8 +310,18 @@ pub fn evaluate(facts: &Facts, context: &Context) -> Vec<Finding> {
     let mut out = Vec::new();
     match &facts.state {
         None => {
-            out.push(fail(Rule::Exists, "does not exist", plan::commands(ds, &[Step::CreateWithParents])));
-            for rule in [Rule::Filesystem, Rule::NotMounted, Rule::Mountpoint, Rule::Zoned, Rule::Canmount] {
+            out.push(fail(
+                Rule::Exists,
+                "does not exist",
+                plan::commands(ds, &[Step::CreateWithParents]),
+            ));
+            for rule in [
+                Rule::Filesystem,
+                Rule::NotMounted,
+                Rule::Mountpoint,
+                Rule::Zoned,
+                Rule::Canmount,
+            ] {
                 out.push(skipped(rule, "the dataset does not exist"));
             }
         }
@@ -298,7 +331,10 @@ pub fn evaluate(facts: &Facts, context: &Context) -> Vec<Finding> {
                 let renamed = format!("{}-{}", ds, state.kind);
                 out.push(fail(
                     Rule::Filesystem,
-                    format!("is a {}, not a filesystem: only a filesystem can mount at {MOUNTPOINT}", state.kind),
+                    format!(
+                        "is a {}, not a filesystem: only a filesystem can mount at {MOUNTPOINT}",
+                        state.kind
+                    ),
                     format!(
                         "zfs rename {} {} && {}",
                         quoted(ds.as_str()),
@@ -306,7 +342,12 @@ pub fn evaluate(facts: &Facts, context: &Context) -> Vec<Finding> {
                         plan::commands(ds, &[Step::Create])
                     ),
                 ));
-                for rule in [Rule::NotMounted, Rule::Mountpoint, Rule::Zoned, Rule::Canmount] {
+                for rule in [
+                    Rule::NotMounted,
+                    Rule::Mountpoint,
+                    Rule::Zoned,
+                    Rule::Canmount,
+                ] {
                     out.push(skipped(rule, "not a filesystem"));
                 }
             } else {
@@ -320,15 +361,25 @@ pub fn evaluate(facts: &Facts, context: &Context) -> Vec<Finding> {
     if let Some(zone) = &context.zone {
         match &zone.listing {
             Listing::NotAsked => {}
-            Listing::Listed => out.push(pass(Rule::ZoneConfig, format!("zone {}'s configuration lists it", zone.name))),
+            Listing::Listed => out.push(pass(
+                Rule::ZoneConfig,
+                format!("zone {}'s configuration lists it", zone.name),
+            )),
             Listing::NotListed => out.push(fail(
                 Rule::ZoneConfig,
-                format!("zone {}'s configuration does not list it, so the zone will not get it", zone.name),
+                format!(
+                    "zone {}'s configuration does not list it, so the zone will not get it",
+                    zone.name
+                ),
                 zonecfg_add(&zone.name, ds.as_str()),
             )),
             Listing::NoConfig(path) => out.push(fail(
                 Rule::ZoneConfig,
-                format!("zone {} is not configured ({} does not exist)", zone.name, path.display()),
+                format!(
+                    "zone {} is not configured ({} does not exist)",
+                    zone.name,
+                    path.display()
+                ),
                 format!(
                     "configure the zone with zonecfg (see omicron1(7)), then {}",
                     zonecfg_add(&zone.name, ds.as_str())
@@ -355,21 +406,34 @@ fn property_rules(ds: &DatasetName, state: &State) -> Vec<Finding> {
         pass(Rule::NotMounted, "not mounted in the global zone")
     });
     out.push(if state.mountpoint_ok() {
-        pass(Rule::Mountpoint, format!("mountpoint={}", shown(&state.mountpoint)))
+        pass(
+            Rule::Mountpoint,
+            format!("mountpoint={}", shown(&state.mountpoint)),
+        )
     } else {
         let problem = match &state.mountpoint {
-            Property { value: Some(v), source: PropertySource::Inherited(from) } if v == MOUNTPOINT => format!(
+            Property {
+                value: Some(v),
+                source: PropertySource::Inherited(from),
+            } if v == MOUNTPOINT => format!(
                 "is {MOUNTPOINT} but inherited from {from}: it must be set on the dataset itself \
                  (zoneadm refuses it: \"mountpoint cannot be inherited\")"
             ),
-            p @ Property { source: PropertySource::Inherited(_) | PropertySource::Default, .. } => format!(
+            p @ Property {
+                source: PropertySource::Inherited(_) | PropertySource::Default,
+                ..
+            } => format!(
                 "is {}, must be {MOUNTPOINT} set locally (zoneadm refuses an inherited \
                  mountpoint: \"mountpoint cannot be inherited\")",
                 shown(p)
             ),
             p => format!("is {}, must be {MOUNTPOINT}", shown(p)),
         };
-        fail(Rule::Mountpoint, problem, plan::commands(ds, &plan::mountpoint_steps(state)))
+        fail(
+            Rule::Mountpoint,
+            problem,
+            plan::commands(ds, &plan::mountpoint_steps(state)),
+        )
     });
     out.push(if state.zoned_on() {
         pass(Rule::Zoned, format!("zoned={}", shown(&state.zoned)))
@@ -384,7 +448,10 @@ fn property_rules(ds: &DatasetName, state: &State) -> Vec<Finding> {
         )
     });
     out.push(if state.canmount_on() {
-        pass(Rule::Canmount, format!("canmount={}", shown(&state.canmount)))
+        pass(
+            Rule::Canmount,
+            format!("canmount={}", shown(&state.canmount)),
+        )
     } else {
         fail(
             Rule::Canmount,
@@ -402,9 +469,15 @@ fn property_rules(ds: &DatasetName, state: &State) -> Vec<Finding> {
 /// the configuration if it is there, and give the zone a dataset of its own.
 fn use_another_dataset(zone: &ZoneView, ds: &DatasetName) -> String {
     let own = format!("{}/delegated/{}", ds.pool(), zone.name);
-    let setup = format!("omicron1 dataset setup {} --zone {}", quoted(&own), quoted(&zone.name));
+    let setup = format!(
+        "omicron1 dataset setup {} --zone {}",
+        quoted(&own),
+        quoted(&zone.name)
+    );
     match zone.listing {
-        Listing::NotListed | Listing::NoConfig(_) => format!("give the zone a dataset of its own: {setup}"),
+        Listing::NotListed | Listing::NoConfig(_) => {
+            format!("give the zone a dataset of its own: {setup}")
+        }
         _ => format!(
             "{}, then give the zone a dataset of its own: {setup}",
             zonecfg_remove(&zone.name, ds.as_str())
@@ -414,25 +487,48 @@ fn use_another_dataset(zone: &ZoneView, ds: &DatasetName) -> String {
 
 fn zonepath_rule(ds: &DatasetName, context: &Context) -> Finding {
     let Some(zone) = &context.zone else {
-        return skipped(Rule::Zonepath, "no zone given and no zone delegates it (use --zone ZONE)");
+        return skipped(
+            Rule::Zonepath,
+            "no zone given and no zone delegates it (use --zone ZONE)",
+        );
     };
     let Some((path, zonepath_ds)) = &zone.zonepath else {
-        return skipped(Rule::Zonepath, &format!("zone {} has no zonepath", zone.name));
+        return skipped(
+            Rule::Zonepath,
+            &format!("zone {} has no zonepath", zone.name),
+        );
     };
     let Some(zpds) = zonepath_ds else {
         return pass(
             Rule::Zonepath,
-            format!("zone {}'s zonepath {} is not a ZFS mountpoint (yet)", zone.name, path.display()),
+            format!(
+                "zone {}'s zonepath {} is not a ZFS mountpoint (yet)",
+                zone.name,
+                path.display()
+            ),
         );
     };
     let problem = if ds == zpds {
-        format!("is zone {}'s zonepath dataset (mounted at {}): the zone's own root is inside it", zone.name, path.display())
+        format!(
+            "is zone {}'s zonepath dataset (mounted at {}): the zone's own root is inside it",
+            zone.name,
+            path.display()
+        )
     } else if ds.is_within(zpds) {
-        format!("is inside zone {}'s zonepath dataset {zpds}: uninstalling the zone would destroy it", zone.name)
+        format!(
+            "is inside zone {}'s zonepath dataset {zpds}: uninstalling the zone would destroy it",
+            zone.name
+        )
     } else if zpds.is_within(ds) {
-        format!("is above zone {}'s zonepath dataset {zpds}: the zone's own root would be inside it", zone.name)
+        format!(
+            "is above zone {}'s zonepath dataset {zpds}: the zone's own root would be inside it",
+            zone.name
+        )
     } else {
-        return pass(Rule::Zonepath, format!("outside zone {}'s zonepath dataset {zpds}", zone.name));
+        return pass(
+            Rule::Zonepath,
+            format!("outside zone {}'s zonepath dataset {zpds}", zone.name),
+        );
     };
     fail(Rule::Zonepath, problem, use_another_dataset(zone, ds))
 }
@@ -456,11 +552,17 @@ fn one_zone_rule(ds: &DatasetName, context: &Context) -> Finding {
     }
     if problems.is_empty() {
         let n = context.others.len();
-        return pass(Rule::OneZone, format!("delegated to no other zone ({n} other delegations compared)"));
+        return pass(
+            Rule::OneZone,
+            format!("delegated to no other zone ({n} other delegations compared)"),
+        );
     }
     fail(
         Rule::OneZone,
-        format!("{}: zones sharing a dataset corrupt each other's data", problems.join(", ")),
+        format!(
+            "{}: zones sharing a dataset corrupt each other's data",
+            problems.join(", ")
+        ),
         fixes.join(" && "),
     )
 }
@@ -470,7 +572,10 @@ mod tests {
     use super::*;
 
     fn prop(value: &str, source: PropertySource) -> Property {
-        Property { value: Some(value.to_string()), source }
+        Property {
+            value: Some(value.to_string()),
+            source,
+        }
     }
 
     fn local(value: &str) -> Property {
@@ -502,11 +607,21 @@ mod tests {
     }
 
     fn run(state: Option<State>, context: &Context) -> Vec<Finding> {
-        evaluate(&Facts { dataset: ds("tp/d/z1"), state }, context)
+        evaluate(
+            &Facts {
+                dataset: ds("tp/d/z1"),
+                state,
+            },
+            context,
+        )
     }
 
     fn outcome(findings: &[Finding], rule: Rule) -> &Outcome {
-        &findings.iter().find(|f| f.rule == rule).unwrap_or_else(|| panic!("no {rule}")).outcome
+        &findings
+            .iter()
+            .find(|f| f.rule == rule)
+            .unwrap_or_else(|| panic!("no {rule}"))
+            .outcome
     }
 
     fn failure(findings: &[Finding], rule: Rule) -> (String, String) {
@@ -517,33 +632,56 @@ mod tests {
     }
 
     fn failed_rules(findings: &[Finding]) -> Vec<Rule> {
-        findings.iter().filter(|f| f.failed()).map(|f| f.rule).collect()
+        findings
+            .iter()
+            .filter(|f| f.failed())
+            .map(|f| f.rule)
+            .collect()
     }
 
     #[test]
     fn a_good_dataset_passes_every_rule_in_order() {
         let ctx = Context {
             zone: Some(zone("z1", Some("tp/zones/z1"), Listing::Listed)),
-            others: vec![Delegation { zone: "z2".into(), dataset: ds("tp/d/z2") }],
+            others: vec![Delegation {
+                zone: "z2".into(),
+                dataset: ds("tp/d/z2"),
+            }],
         };
         let f = run(Some(good()), &ctx);
         let rules: Vec<Rule> = f.iter().map(|f| f.rule).collect();
         assert_eq!(
             rules,
             [
-                Rule::Exists, Rule::Filesystem, Rule::NotMounted, Rule::Mountpoint, Rule::Zoned,
-                Rule::Canmount, Rule::Zonepath, Rule::OneZone, Rule::ZoneConfig
+                Rule::Exists,
+                Rule::Filesystem,
+                Rule::NotMounted,
+                Rule::Mountpoint,
+                Rule::Zoned,
+                Rule::Canmount,
+                Rule::Zonepath,
+                Rule::OneZone,
+                Rule::ZoneConfig
             ]
         );
         assert!(failed_rules(&f).is_empty(), "{f:#?}");
-        assert!(f.iter().all(|f| matches!(f.outcome, Outcome::Pass(_))), "{f:#?}");
+        assert!(
+            f.iter().all(|f| matches!(f.outcome, Outcome::Pass(_))),
+            "{f:#?}"
+        );
     }
 
     #[test]
     fn only_canmount_is_a_warning() {
         for rule in [
-            Rule::Exists, Rule::Filesystem, Rule::NotMounted, Rule::Mountpoint, Rule::Zoned,
-            Rule::Zonepath, Rule::OneZone, Rule::ZoneConfig,
+            Rule::Exists,
+            Rule::Filesystem,
+            Rule::NotMounted,
+            Rule::Mountpoint,
+            Rule::Zoned,
+            Rule::Zonepath,
+            Rule::OneZone,
+            Rule::ZoneConfig,
         ] {
             assert_eq!(rule.severity(), Severity::Error, "{rule}");
         }
@@ -555,27 +693,42 @@ mod tests {
         let f = run(None, &Context::default());
         let (problem, fix) = failure(&f, Rule::Exists);
         assert_eq!(problem, "does not exist");
-        assert_eq!(fix, "zfs create -p -o zoned=on -o mountpoint=/data -o canmount=on tp/d/z1");
+        assert_eq!(
+            fix,
+            "zfs create -p -o zoned=on -o mountpoint=/data -o canmount=on tp/d/z1"
+        );
         assert!(matches!(outcome(&f, Rule::Zoned), Outcome::Skipped(_)));
         assert_eq!(failed_rules(&f), [Rule::Exists]);
     }
 
     #[test]
     fn a_volume_is_not_a_filesystem() {
-        let state = State { kind: "volume".into(), ..good() };
+        let state = State {
+            kind: "volume".into(),
+            ..good()
+        };
         let f = run(Some(state), &Context::default());
         let (problem, fix) = failure(&f, Rule::Filesystem);
         assert!(problem.contains("is a volume"), "{problem}");
-        assert!(fix.starts_with("zfs rename tp/d/z1 tp/d/z1-volume && zfs create -o zoned=on"), "{fix}");
+        assert!(
+            fix.starts_with("zfs rename tp/d/z1 tp/d/z1-volume && zfs create -o zoned=on"),
+            "{fix}"
+        );
         assert_eq!(failed_rules(&f), [Rule::Filesystem]);
     }
 
     #[test]
     fn zoned_off() {
-        let state = State { zoned: prop("off", PropertySource::Default), ..good() };
+        let state = State {
+            zoned: prop("off", PropertySource::Default),
+            ..good()
+        };
         let f = run(Some(state), &Context::default());
         let (problem, fix) = failure(&f, Rule::Zoned);
-        assert!(problem.starts_with("is off (default), must be on"), "{problem}");
+        assert!(
+            problem.starts_with("is off (default), must be on"),
+            "{problem}"
+        );
         assert_eq!(fix, "zfs set zoned=on tp/d/z1");
         assert_eq!(failed_rules(&f), [Rule::Zoned]);
         assert_eq!(Rule::Zoned.severity(), Severity::Error);
@@ -584,10 +737,16 @@ mod tests {
     #[test]
     fn inherited_or_wrong_mountpoints() {
         // Inherited /data: the value is right, the source is not.
-        let inherited = State { mountpoint: prop("/data", PropertySource::Inherited("tp/d".into())), ..good() };
+        let inherited = State {
+            mountpoint: prop("/data", PropertySource::Inherited("tp/d".into())),
+            ..good()
+        };
         let f = run(Some(inherited), &Context::default());
         let (problem, fix) = failure(&f, Rule::Mountpoint);
-        assert!(problem.contains("inherited from tp/d") && problem.contains("cannot be inherited"), "{problem}");
+        assert!(
+            problem.contains("inherited from tp/d") && problem.contains("cannot be inherited"),
+            "{problem}"
+        );
         // zoned is on, so it must go off (with canmount=noauto so nothing mounts) to set the mountpoint.
         assert_eq!(
             fix,
@@ -602,7 +761,10 @@ mod tests {
         };
         let f = run(Some(default), &Context::default());
         let (problem, fix) = failure(&f, Rule::Mountpoint);
-        assert!(problem.starts_with("is /tp/d/z1 (default), must be /data set locally"), "{problem}");
+        assert!(
+            problem.starts_with("is /tp/d/z1 (default), must be /data set locally"),
+            "{problem}"
+        );
         assert_eq!(
             fix,
             "zfs set canmount=noauto tp/d/z1 && zfs set mountpoint=/data tp/d/z1 && zfs set zoned=on tp/d/z1 \
@@ -610,19 +772,31 @@ mod tests {
         );
         assert_eq!(failed_rules(&f), [Rule::Mountpoint, Rule::Zoned]);
         // Set locally, to something else; received counts as local.
-        let other = State { mountpoint: local("/srv"), ..good() };
+        let other = State {
+            mountpoint: local("/srv"),
+            ..good()
+        };
         let (problem, _) = failure(&run(Some(other), &Context::default()), Rule::Mountpoint);
         assert_eq!(problem, "is /srv (local), must be /data");
-        let received = State { mountpoint: prop("/data", PropertySource::Received), ..good() };
+        let received = State {
+            mountpoint: prop("/data", PropertySource::Received),
+            ..good()
+        };
         assert!(failed_rules(&run(Some(received), &Context::default())).is_empty());
     }
 
     #[test]
     fn canmount_not_on_is_a_warning() {
-        let state = State { canmount: local("noauto"), ..good() };
+        let state = State {
+            canmount: local("noauto"),
+            ..good()
+        };
         let f = run(Some(state), &Context::default());
         let (problem, fix) = failure(&f, Rule::Canmount);
-        assert!(problem.starts_with("is noauto (local), should be on"), "{problem}");
+        assert!(
+            problem.starts_with("is noauto (local), should be on"),
+            "{problem}"
+        );
         assert_eq!(fix, "zfs set canmount=on tp/d/z1");
         assert_eq!(failed_rules(&f), [Rule::Canmount]);
     }
@@ -638,13 +812,22 @@ mod tests {
         };
         let f = run(Some(state), &Context::default());
         let (problem, fix) = failure(&f, Rule::NotMounted);
-        assert!(problem.contains("mounted in the global zone at /tp/d/z1"), "{problem}");
+        assert!(
+            problem.contains("mounted in the global zone at /tp/d/z1"),
+            "{problem}"
+        );
         assert_eq!(fix, "zfs unmount tp/d/z1");
         // A running zone has it mounted: that is what it is for.
-        let in_zone = State { mounted: true, mounted_in_global_zone: false, ..good() };
+        let in_zone = State {
+            mounted: true,
+            mounted_in_global_zone: false,
+            ..good()
+        };
         let f = run(Some(in_zone), &Context::default());
         assert!(failed_rules(&f).is_empty());
-        assert!(matches!(outcome(&f, Rule::NotMounted), Outcome::Pass(d) if d.contains("running zone")));
+        assert!(
+            matches!(outcome(&f, Rule::NotMounted), Outcome::Pass(d) if d.contains("running zone"))
+        );
     }
 
     #[test]
@@ -655,63 +838,122 @@ mod tests {
             ("tp/d/z1/x", "is above zone z1's zonepath dataset tp/d/z1/x"),
         ];
         for (zpds, expected) in cases {
-            let ctx = Context { zone: Some(zone("z1", Some(zpds), Listing::Listed)), others: vec![] };
+            let ctx = Context {
+                zone: Some(zone("z1", Some(zpds), Listing::Listed)),
+                others: vec![],
+            };
             let f = run(Some(good()), &ctx);
             let (problem, fix) = failure(&f, Rule::Zonepath);
             assert!(problem.contains(expected), "{zpds}: {problem}");
-            assert!(fix.starts_with("zonecfg -z z1 'remove dataset name=tp/d/z1; commit'"), "{fix}");
-            assert!(fix.contains("omicron1 dataset setup tp/delegated/z1 --zone z1"), "{fix}");
+            assert!(
+                fix.starts_with("zonecfg -z z1 'remove dataset name=tp/d/z1; commit'"),
+                "{fix}"
+            );
+            assert!(
+                fix.contains("omicron1 dataset setup tp/delegated/z1 --zone z1"),
+                "{fix}"
+            );
             assert_eq!(failed_rules(&f), [Rule::Zonepath]);
         }
         // A sibling is fine; so is a zonepath not on ZFS; no zone at all is not checked.
-        let ctx = Context { zone: Some(zone("z1", Some("tp/d/z10"), Listing::Listed)), others: vec![] };
+        let ctx = Context {
+            zone: Some(zone("z1", Some("tp/d/z10"), Listing::Listed)),
+            others: vec![],
+        };
         assert!(failed_rules(&run(Some(good()), &ctx)).is_empty());
-        let ctx = Context { zone: Some(zone("z1", None, Listing::Listed)), others: vec![] };
-        assert!(matches!(outcome(&run(Some(good()), &ctx), Rule::Zonepath), Outcome::Pass(d) if d.contains("not a ZFS")));
-        assert!(matches!(outcome(&run(Some(good()), &Context::default()), Rule::Zonepath), Outcome::Skipped(_)));
+        let ctx = Context {
+            zone: Some(zone("z1", None, Listing::Listed)),
+            others: vec![],
+        };
+        assert!(
+            matches!(outcome(&run(Some(good()), &ctx), Rule::Zonepath), Outcome::Pass(d) if d.contains("not a ZFS"))
+        );
+        assert!(matches!(
+            outcome(&run(Some(good()), &Context::default()), Rule::Zonepath),
+            Outcome::Skipped(_)
+        ));
     }
 
     #[test]
     fn another_zone_the_same_a_parent_or_a_child() {
-        let other = |d: &str| Delegation { zone: "z2".into(), dataset: ds(d) };
+        let other = |d: &str| Delegation {
+            zone: "z2".into(),
+            dataset: ds(d),
+        };
         let cases = [
             ("tp/d/z1", "is also delegated to zone z2"),
             ("tp/d", "is inside tp/d, delegated to zone z2"),
             ("tp/d/z1/sub", "contains tp/d/z1/sub, delegated to zone z2"),
         ];
         for (theirs, expected) in cases {
-            let ctx = Context { zone: None, others: vec![other("tp/d/z10"), other(theirs)] };
+            let ctx = Context {
+                zone: None,
+                others: vec![other("tp/d/z10"), other(theirs)],
+            };
             let f = run(Some(good()), &ctx);
             let (problem, fix) = failure(&f, Rule::OneZone);
             assert!(problem.starts_with(expected), "{theirs}: {problem}");
-            assert_eq!(fix, format!("zonecfg -z z2 'remove dataset name={theirs}; commit'"));
+            assert_eq!(
+                fix,
+                format!("zonecfg -z z2 'remove dataset name={theirs}; commit'")
+            );
             assert_eq!(failed_rules(&f), [Rule::OneZone]);
         }
         // Two zones: both named, both fixes.
         let ctx = Context {
             zone: None,
             others: vec![
-                Delegation { zone: "a".into(), dataset: ds("tp/d/z1") },
-                Delegation { zone: "b".into(), dataset: ds("tp/d/z1") },
+                Delegation {
+                    zone: "a".into(),
+                    dataset: ds("tp/d/z1"),
+                },
+                Delegation {
+                    zone: "b".into(),
+                    dataset: ds("tp/d/z1"),
+                },
             ],
         };
         let (problem, fix) = failure(&run(Some(good()), &ctx), Rule::OneZone);
-        assert!(problem.contains("zone a") && problem.contains("zone b"), "{problem}");
+        assert!(
+            problem.contains("zone a") && problem.contains("zone b"),
+            "{problem}"
+        );
         assert_eq!(fix.matches("zonecfg -z").count(), 2, "{fix}");
     }
 
     #[test]
     fn zone_configuration_listing() {
-        let ctx = Context { zone: Some(zone("z1", None, Listing::NotListed)), others: vec![] };
+        let ctx = Context {
+            zone: Some(zone("z1", None, Listing::NotListed)),
+            others: vec![],
+        };
         let (problem, fix) = failure(&run(Some(good()), &ctx), Rule::ZoneConfig);
         assert!(problem.contains("does not list it"), "{problem}");
-        assert_eq!(fix, "zonecfg -z z1 'add dataset; set name=tp/d/z1; end; commit'");
-        let ctx = Context { zone: Some(zone("z1", None, Listing::NoConfig("/etc/zones/z1.xml".into()))), others: vec![] };
+        assert_eq!(
+            fix,
+            "zonecfg -z z1 'add dataset; set name=tp/d/z1; end; commit'"
+        );
+        let ctx = Context {
+            zone: Some(zone(
+                "z1",
+                None,
+                Listing::NoConfig("/etc/zones/z1.xml".into()),
+            )),
+            others: vec![],
+        };
         let (problem, _) = failure(&run(Some(good()), &ctx), Rule::ZoneConfig);
-        assert!(problem.contains("/etc/zones/z1.xml does not exist"), "{problem}");
+        assert!(
+            problem.contains("/etc/zones/z1.xml does not exist"),
+            "{problem}"
+        );
         // Install and verify_cfg do not ask.
-        let ctx = Context { zone: Some(zone("z1", None, Listing::NotAsked)), others: vec![] };
-        assert!(run(Some(good()), &ctx).iter().all(|f| f.rule != Rule::ZoneConfig));
+        let ctx = Context {
+            zone: Some(zone("z1", None, Listing::NotAsked)),
+            others: vec![],
+        };
+        assert!(run(Some(good()), &ctx)
+            .iter()
+            .all(|f| f.rule != Rule::ZoneConfig));
     }
 
     #[test]
@@ -726,21 +968,34 @@ mod tests {
         };
         let ctx = Context {
             zone: Some(zone("z1", Some("tp/d/z1"), Listing::NotListed)),
-            others: vec![Delegation { zone: "z2".into(), dataset: ds("tp/d/z1") }],
+            others: vec![Delegation {
+                zone: "z2".into(),
+                dataset: ds("tp/d/z1"),
+            }],
         };
         let f = run(Some(state), &ctx);
         assert_eq!(
             failed_rules(&f),
             [
-                Rule::NotMounted, Rule::Mountpoint, Rule::Zoned, Rule::Canmount, Rule::Zonepath,
-                Rule::OneZone, Rule::ZoneConfig
+                Rule::NotMounted,
+                Rule::Mountpoint,
+                Rule::Zoned,
+                Rule::Canmount,
+                Rule::Zonepath,
+                Rule::OneZone,
+                Rule::ZoneConfig
             ]
         );
         for finding in f.iter().filter(|f| f.failed()) {
             let line = finding.describe();
             assert!(!line.contains('\n'), "{line}");
             assert!(line.starts_with(&format!("{}: ", finding.rule)), "{line}");
-            assert!(line.contains("; fix: zfs ") || line.contains("; fix: zonecfg ") || line.contains("; fix: give the zone"), "{line}");
+            assert!(
+                line.contains("; fix: zfs ")
+                    || line.contains("; fix: zonecfg ")
+                    || line.contains("; fix: give the zone"),
+                "{line}"
+            );
         }
     }
 
@@ -748,8 +1003,17 @@ mod tests {
     fn quoting() {
         assert_eq!(quoted("tp/a-b_c.d:e"), "tp/a-b_c.d:e");
         assert_eq!(quoted("tp/a b"), "'tp/a b'");
-        assert_eq!(zonecfg_add("z1", "tp/a b"), "zonecfg -z z1 'add dataset; set name=\"tp/a b\"; end; commit'");
-        assert_eq!(add_dataset_script("tp/a"), "add dataset; set name=tp/a; end; commit");
-        assert_eq!(zonecfg_remove("z1", "tp/a"), "zonecfg -z z1 'remove dataset name=tp/a; commit'");
+        assert_eq!(
+            zonecfg_add("z1", "tp/a b"),
+            "zonecfg -z z1 'add dataset; set name=\"tp/a b\"; end; commit'"
+        );
+        assert_eq!(
+            add_dataset_script("tp/a"),
+            "add dataset; set name=tp/a; end; commit"
+        );
+        assert_eq!(
+            zonecfg_remove("z1", "tp/a"),
+            "zonecfg -z z1 'remove dataset name=tp/a; commit'"
+        );
     }
 }

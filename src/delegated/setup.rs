@@ -23,7 +23,10 @@ use crate::progress::info;
 pub const ZONECFG: &str = "/usr/sbin/zonecfg";
 
 fn refused(ds: &DatasetName, why: impl std::fmt::Display) -> Failure {
-    Failure::new(Exit::NotComplete, format!("refusing to set up {ds}: {why}; nothing was changed"))
+    Failure::new(
+        Exit::NotComplete,
+        format!("refusing to set up {ds}: {why}; nothing was changed"),
+    )
 }
 
 /// Runs `dataset setup`; returns the `zfs` commands it ran (none when the
@@ -36,12 +39,17 @@ pub fn setup(
 ) -> Result<Vec<String>, Failure> {
     let zfs_failed = |e: omicron1_zfs::Error| Failure::new(Exit::NotComplete, e);
     if ds.parent().is_none() {
-        return Err(refused(ds, "it is a pool's root dataset: delegating it would give the zone the whole pool"));
+        return Err(refused(
+            ds,
+            "it is a pool's root dataset: delegating it would give the zone the whole pool",
+        ));
     }
     let facts = inspect::facts(zfs, ds).map_err(zfs_failed)?;
     let blockers: Vec<String> = rules::evaluate(&facts, context)
         .iter()
-        .filter(|f| f.failed() && matches!(f.rule, Rule::Filesystem | Rule::Zonepath | Rule::OneZone))
+        .filter(|f| {
+            f.failed() && matches!(f.rule, Rule::Filesystem | Rule::Zonepath | Rule::OneZone)
+        })
         .map(Finding::describe)
         .collect();
     if !blockers.is_empty() {
@@ -54,7 +62,10 @@ pub fn setup(
             let steps = plan::fix_steps(state);
             if !steps.is_empty() {
                 if state.mounted_in_a_zone() {
-                    return Err(refused(ds, "it is mounted inside a running zone: halt the zone first"));
+                    return Err(refused(
+                        ds,
+                        "it is mounted inside a running zone: halt the zone first",
+                    ));
                 }
                 check_descendants(zfs, ds)?;
             }
@@ -79,7 +90,10 @@ pub fn setup(
         .map(Finding::describe)
         .collect();
     if !broken.is_empty() {
-        return Err(Failure::new(Exit::Fatal, format!("after setup, {ds} still breaks: {}", broken.join("; "))));
+        return Err(Failure::new(
+            Exit::Fatal,
+            format!("after setup, {ds} still breaks: {}", broken.join("; ")),
+        ));
     }
     if !steps.is_empty() {
         info(format_args!(
@@ -116,7 +130,12 @@ fn check_descendants(zfs: &dyn Zfs, ds: &DatasetName) -> Result<(), Failure> {
     let mut todo = zfs.children(ds).map_err(failed)?;
     let mut mounted = Vec::new();
     while let Some(child) = todo.pop() {
-        if zfs.get_value((&child).into(), "mounted").map_err(failed)?.as_deref() == Some("yes") {
+        if zfs
+            .get_value((&child).into(), "mounted")
+            .map_err(failed)?
+            .as_deref()
+            == Some("yes")
+        {
             mounted.push(child.clone());
         }
         todo.extend(zfs.children(&child).map_err(failed)?);
@@ -126,7 +145,11 @@ fn check_descendants(zfs: &dyn Zfs, ds: &DatasetName) -> Result<(), Failure> {
     }
     mounted.sort();
     let names: Vec<String> = mounted.iter().map(|d| d.to_string()).collect();
-    let fix: Vec<String> = mounted.iter().rev().map(|d| Step::Unmount.command(d)).collect();
+    let fix: Vec<String> = mounted
+        .iter()
+        .rev()
+        .map(|d| Step::Unmount.command(d))
+        .collect();
     Err(refused(
         ds,
         format!(
@@ -149,7 +172,11 @@ fn run_steps(zfs: &dyn Zfs, ds: &DatasetName, steps: &[Step]) -> Result<(), Fail
             if done.is_empty() {
                 let why = match (step, e.kind()) {
                     (Step::Unmount, ErrorKind::Busy) => {
-                        let at = zfs.get_value(ds.into(), "mountpoint").ok().flatten().unwrap_or_default();
+                        let at = zfs
+                            .get_value(ds.into(), "mountpoint")
+                            .ok()
+                            .flatten()
+                            .unwrap_or_default();
                         format!(
                             "cannot unmount {ds} from {at}: it is busy. Is it in use? A process has a file, or \
                              its working directory, under {at} (`fuser -c {at}` names it); stop it and run \
@@ -171,14 +198,20 @@ fn run_steps(zfs: &dyn Zfs, ds: &DatasetName, steps: &[Step]) -> Result<(), Fail
         }
         done.push(command.clone());
         let target = step.target(ds);
-        let mounted = zfs.get_value(target.into(), "mounted").map_err(|e| Failure::new(Exit::Fatal, e))?;
+        let mounted = zfs
+            .get_value(target.into(), "mounted")
+            .map_err(|e| Failure::new(Exit::Fatal, e))?;
         if mounted.as_deref() == Some("yes") {
-            let undone = zfs.unmount(target).map_or_else(|e| format!("unmounting it failed too: {e}"), |()| {
-                "it was unmounted again".to_string()
-            });
+            let undone = zfs.unmount(target).map_or_else(
+                |e| format!("unmounting it failed too: {e}"),
+                |()| "it was unmounted again".to_string(),
+            );
             return Err(Failure::new(
                 Exit::Fatal,
-                format!("`{command}` left {target} mounted in the global zone; {undone}. Done: {}", done.join("; ")),
+                format!(
+                    "`{command}` left {target} mounted in the global zone; {undone}. Done: {}",
+                    done.join("; ")
+                ),
             ));
         }
     }
@@ -187,12 +220,22 @@ fn run_steps(zfs: &dyn Zfs, ds: &DatasetName, steps: &[Step]) -> Result<(), Fail
 
 fn run_step(zfs: &dyn Zfs, ds: &DatasetName, step: &Step) -> omicron1_zfs::Result<()> {
     match step {
-        Step::CreateParent(parent) => {
-            zfs.create(parent, &CreateOptions { parents: false, properties: &[("canmount", "off")] })
-        }
+        Step::CreateParent(parent) => zfs.create(
+            parent,
+            &CreateOptions {
+                parents: false,
+                properties: &[("canmount", "off")],
+            },
+        ),
         Step::Create | Step::CreateWithParents => {
             let parents = matches!(step, Step::CreateWithParents);
-            zfs.create(ds, &CreateOptions { parents, properties: &CREATE_PROPERTIES })
+            zfs.create(
+                ds,
+                &CreateOptions {
+                    parents,
+                    properties: &CREATE_PROPERTIES,
+                },
+            )
         }
         Step::Unmount => zfs.unmount(ds),
         Step::Set(k, v) => zfs.set(ds.into(), &[(k, v)]),
@@ -237,9 +280,15 @@ fn delegate(ds: &DatasetName, context: &Context, apply: bool) -> Result<(), Fail
             }
             info(format_args!("{command}"));
             let out = Command::new(ZONECFG)
-                .args(["-z", zone.name.as_str(), &rules::add_dataset_script(ds.as_str())])
+                .args([
+                    "-z",
+                    zone.name.as_str(),
+                    &rules::add_dataset_script(ds.as_str()),
+                ])
                 .output()
-                .map_err(|e| Failure::new(Exit::NotComplete, format!("cannot run {ZONECFG}: {e}")))?;
+                .map_err(|e| {
+                    Failure::new(Exit::NotComplete, format!("cannot run {ZONECFG}: {e}"))
+                })?;
             if !out.status.success() {
                 return Err(Failure::new(
                     Exit::NotComplete,
@@ -275,13 +324,30 @@ mod tests {
 
     fn make(zfs: &FakeZfs, name: &str, props: &[(&str, &str)]) -> DatasetName {
         let d: DatasetName = name.parse().unwrap();
-        zfs.create(&d, &CreateOptions { parents: true, properties: props }).unwrap();
+        zfs.create(
+            &d,
+            &CreateOptions {
+                parents: true,
+                properties: props,
+            },
+        )
+        .unwrap();
         d
     }
 
     fn zone(listing: Listing) -> Context {
-        let zonepath = Some((PathBuf::from("/tp/zones/z1"), Some("tp/zones/z1".parse().unwrap())));
-        Context { zone: Some(ZoneView { name: "z1".into(), zonepath, listing }), others: vec![] }
+        let zonepath = Some((
+            PathBuf::from("/tp/zones/z1"),
+            Some("tp/zones/z1".parse().unwrap()),
+        ));
+        Context {
+            zone: Some(ZoneView {
+                name: "z1".into(),
+                zonepath,
+                listing,
+            }),
+            others: vec![],
+        }
     }
 
     fn mounted(zfs: &FakeZfs, ds: &DatasetName) -> bool {
@@ -310,12 +376,17 @@ mod tests {
         for parent in ["tp/a", "tp/a/b"] {
             let p: DatasetName = parent.parse().unwrap();
             assert!(!mounted(&zfs, &p), "{parent}");
-            assert_eq!(zfs.get_value((&p).into(), "canmount").unwrap().as_deref(), Some("off"));
+            assert_eq!(
+                zfs.get_value((&p).into(), "canmount").unwrap().as_deref(),
+                Some("off")
+            );
         }
         assert!(!mounted(&zfs, &ds));
         all_rules_pass(&zfs, &ds);
         // Idempotent: a second run changes nothing.
-        assert!(setup(&zfs, &ds, &zone(Listing::NotListed), false).unwrap().is_empty());
+        assert!(setup(&zfs, &ds, &zone(Listing::NotListed), false)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -324,19 +395,27 @@ mod tests {
             &[],                        // inherited mountpoint, zoned off, mounted
             &[("mountpoint", "/data")], // mounted at /data in the global zone
             &[("zoned", "on")],         // zoned, inherited mountpoint
-            &[("zoned", "on"), ("mountpoint", "/data"), ("canmount", "noauto")],
+            &[
+                ("zoned", "on"),
+                ("mountpoint", "/data"),
+                ("canmount", "noauto"),
+            ],
             &[("canmount", "noauto"), ("mountpoint", "legacy")],
             &[("mountpoint", "/elsewhere"), ("canmount", "off")],
         ];
         for props in states {
             let zfs = world();
             let ds = make(&zfs, "tp/d/z1", props);
-            let ran = setup(&zfs, &ds, &zone(Listing::Listed), false).unwrap_or_else(|e| panic!("{props:?}: {e}"));
+            let ran = setup(&zfs, &ds, &zone(Listing::Listed), false)
+                .unwrap_or_else(|e| panic!("{props:?}: {e}"));
             assert!(!ran.is_empty(), "{props:?}: something was changed");
             assert!(!mounted(&zfs, &ds), "{props:?}");
             all_rules_pass(&zfs, &ds);
             let again = setup(&zfs, &ds, &zone(Listing::Listed), false).unwrap();
-            assert!(again.is_empty(), "{props:?}: a second run changes nothing, ran {again:?}");
+            assert!(
+                again.is_empty(),
+                "{props:?}: a second run changes nothing, ran {again:?}"
+            );
         }
     }
 
@@ -346,10 +425,17 @@ mod tests {
         // Inside a dataset delegated to another zone.
         let zfs = world();
         let mut ctx = zone(Listing::Listed);
-        ctx.others.push(Delegation { zone: "z2".into(), dataset: "tp/d".parse().unwrap() });
+        ctx.others.push(Delegation {
+            zone: "z2".into(),
+            dataset: "tp/d".parse().unwrap(),
+        });
         let err = setup(&zfs, &ds, &ctx, false).unwrap_err();
         assert_eq!(err.exit, Exit::NotComplete);
-        assert!(err.to_string().contains("is inside tp/d, delegated to zone z2"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("is inside tp/d, delegated to zone z2"),
+            "{err}"
+        );
         assert!(!zfs.exists((&ds).into()).unwrap(), "nothing was made");
         // The zonepath's dataset, and one inside it.
         for name in ["tp/zones/z1", "tp/zones/z1/data"] {
@@ -360,14 +446,26 @@ mod tests {
             assert!(!zfs.exists((&d).into()).unwrap());
         }
         // A pool's root.
-        let err = setup(&world(), &"tp".parse().unwrap(), &zone(Listing::Listed), false).unwrap_err();
+        let err = setup(
+            &world(),
+            &"tp".parse().unwrap(),
+            &zone(Listing::Listed),
+            false,
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("pool's root"), "{err}");
         // Datasets below it mounted in the global zone: nothing changes.
         let zfs = world();
         make(&zfs, "tp/d/z1/child", &[]);
         let err = setup(&zfs, &ds, &zone(Listing::Listed), false).unwrap_err();
         let text = err.to_string();
-        assert!(text.contains("tp/d/z1/child") && text.contains("zfs unmount tp/d/z1/child"), "{text}");
-        assert!(mounted(&zfs, &ds) && zfs.get_value((&ds).into(), "zoned").unwrap().as_deref() == Some("off"));
+        assert!(
+            text.contains("tp/d/z1/child") && text.contains("zfs unmount tp/d/z1/child"),
+            "{text}"
+        );
+        assert!(
+            mounted(&zfs, &ds)
+                && zfs.get_value((&ds).into(), "zoned").unwrap().as_deref() == Some("off")
+        );
     }
 }

@@ -359,9 +359,21 @@ mod tests {
     use crate::image::path::{classify, EntryPath};
 
     fn dir_item(name: &[u8], mtime_sec: i64) -> Item {
-        let EntryPath::Root(path) = classify(name).unwrap() else { panic!() };
-        let attrs = Attrs { uid: 0, gid: 0, mode: 0o755, mtime_sec, mtime_nsec: 0 };
-        Item { path, kind: ItemKind::Dir, attrs }
+        let EntryPath::Root(path) = classify(name).unwrap() else {
+            panic!()
+        };
+        let attrs = Attrs {
+            uid: 0,
+            gid: 0,
+            mode: 0o755,
+            mtime_sec,
+            mtime_nsec: 0,
+        };
+        Item {
+            path,
+            kind: ItemKind::Dir,
+            attrs,
+        }
     }
 
     /// Finding (review): every directory entry was remembered for setting its
@@ -374,14 +386,22 @@ mod tests {
         let zone = ZoneDir::open(tmp.path()).unwrap();
         let mut x = Extractor::new(&zone);
         for i in 0..10_000 {
-            x.item(&dir_item(b"root/d/", 1_000 + i), &mut std::io::empty()).unwrap();
-            x.item(&dir_item(b"root/d/e", 5), &mut std::io::empty()).unwrap();
+            x.item(&dir_item(b"root/d/", 1_000 + i), &mut std::io::empty())
+                .unwrap();
+            x.item(&dir_item(b"root/d/e", 5), &mut std::io::empty())
+                .unwrap();
         }
         assert_eq!(x.dirs.len(), 2);
         assert_eq!(x.entries, 20_000);
         x.finish().unwrap();
         use std::os::unix::fs::MetadataExt;
-        assert_eq!(std::fs::metadata(tmp.path().join("d")).unwrap().mtime(), 1_000 + 9_999);
-        assert_eq!(std::fs::metadata(tmp.path().join("d/e")).unwrap().mtime(), 5);
+        assert_eq!(
+            std::fs::metadata(tmp.path().join("d")).unwrap().mtime(),
+            1_000 + 9_999
+        );
+        assert_eq!(
+            std::fs::metadata(tmp.path().join("d/e")).unwrap().mtime(),
+            5
+        );
     }
 }

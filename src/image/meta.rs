@@ -260,13 +260,20 @@ mod tests {
     /// (`float_roundtrip`).
     #[test]
     fn regression_fuzz_meta_extra_numbers_read_back_the_same() {
-        let raw = b"{\"v\":\"1\",\"t\":\"baseline\",\"x\":[0,2999999999999999,\t99999999999999999999,\
+        let raw =
+            b"{\"v\":\"1\",\"t\":\"baseline\",\"x\":[0,2999999999999999,\t99999999999999999999,\
                     99999999999999999999,\t999999999999900000000,\t9999999999999999999999,\
                     \t9999999999999,5,{\"y\":null}]}";
         let m = ImageMeta::parse(raw).unwrap();
         let again = ImageMeta::parse(&serde_json::to_vec(&m.to_json()).unwrap()).unwrap();
         assert_eq!(again, m);
-        for text in ["999999999999900000000", "9.99999999999e20", "0.1", "1e-300", "2.2250738585072011e-308"] {
+        for text in [
+            "999999999999900000000",
+            "9.99999999999e20",
+            "0.1",
+            "1e-300",
+            "2.2250738585072011e-308",
+        ] {
             let v: serde_json::Value = serde_json::from_str(text).unwrap();
             let back: serde_json::Value = serde_json::from_str(&v.to_string()).unwrap();
             assert_eq!(back, v, "{text}");

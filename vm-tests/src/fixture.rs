@@ -69,7 +69,8 @@ impl Fixture {
     fn under(test: &str, pool_root: &DatasetName, pool_mount: &Path) -> Fixture {
         let zfs = CliZfs::new();
         let dataset = pool_root.child(test).unwrap();
-        zfs.create(&dataset, &CreateOptions::default()).unwrap_or_else(|e| panic!("{e}"));
+        zfs.create(&dataset, &CreateOptions::default())
+            .unwrap_or_else(|e| panic!("{e}"));
         let zones = dataset.child("zones").unwrap();
         zfs.create(&zones, &CreateOptions::default()).unwrap();
         let mountpoint = pool_mount.join(test);
@@ -97,12 +98,28 @@ impl Fixture {
     /// A small system tree with each kind of file the replication treats differently.
     fn make_system_tree(&self) {
         let s = &self.source_root;
-        write(&s.join("usr/bin/hello"), b"#!/bin/sh\necho hello from the system\n", 0o755);
-        write(&s.join("usr/lib/libdemo.so.1"), b"\x7fELF not really", 0o644);
+        write(
+            &s.join("usr/bin/hello"),
+            b"#!/bin/sh\necho hello from the system\n",
+            0o755,
+        );
+        write(
+            &s.join("usr/lib/libdemo.so.1"),
+            b"\x7fELF not really",
+            0o644,
+        );
         write(&s.join("usr/share/doc/readme"), b"documentation\n", 0o640);
-        write(&s.join("usr/lib/gz-only.conf"), b"global zone only\n", 0o644);
+        write(
+            &s.join("usr/lib/gz-only.conf"),
+            b"global zone only\n",
+            0o644,
+        );
         write(&s.join("lib/libc.so.1"), b"\x7fELF libc", 0o755);
-        write(&s.join("lib/svc/manifest/system/gz.xml"), b"<manifest/>", 0o444);
+        write(
+            &s.join("lib/svc/manifest/system/gz.xml"),
+            b"<manifest/>",
+            0o444,
+        );
         write(&s.join("lib/svc/method/net"), b"#!/bin/sh\n", 0o555);
         write(&s.join("sbin/init"), b"\x7fELF init", 0o755);
         symlink("hello", s.join("usr/bin/hi")).unwrap();
@@ -111,9 +128,17 @@ impl Fixture {
     /// The baseline: `etc` and `var` files, and a global-zone-only list.
     fn make_baseline(&self) {
         let root = self.dir.join("baseline-root");
-        write(&root.join("etc/passwd"), b"root:x:0:0::/root:/bin/sh\n", 0o644);
+        write(
+            &root.join("etc/passwd"),
+            b"root:x:0:0::/root:/bin/sh\n",
+            0o644,
+        );
         write(&root.join("etc/motd"), b"baseline motd\n", 0o644);
-        write(&root.join("var/svc/profile/generic.xml"), b"<profile/>", 0o644);
+        write(
+            &root.join("var/svc/profile/generic.xml"),
+            b"<profile/>",
+            0o644,
+        );
         let include = self.dir.join("baseline-include");
         std::fs::write(&include, "etc\nvar\n").unwrap();
         let gzonly = self.dir.join("baseline-gzonly");
@@ -129,7 +154,11 @@ impl Fixture {
             .arg(&self.baseline_dir)
             .output()
             .unwrap();
-        assert!(out.status.success(), "baseline create: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "baseline create: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Creates the zonepath dataset of zone `name` (as zoneadm does) and returns its path.
@@ -151,7 +180,11 @@ impl Fixture {
 
     /// The templates container for zones of this fixture.
     pub fn templates(&self) -> DatasetName {
-        self.dataset.child("zones").unwrap().child("omicron1-templates").unwrap()
+        self.dataset
+            .child("zones")
+            .unwrap()
+            .child("omicron1-templates")
+            .unwrap()
     }
 
     /// A command running the installer with this fixture's settings.
@@ -167,7 +200,15 @@ impl Fixture {
 
     /// Runs a zoneadm-style hook call: `omicron1 -z ZONE -R ZONEPATH ARGS...`.
     pub fn hook(&self, zone: &str, zonepath: &Path, args: &[&str]) -> Output {
-        let out = self.command().arg("-z").arg(zone).arg("-R").arg(zonepath).args(args).output().unwrap();
+        let out = self
+            .command()
+            .arg("-z")
+            .arg(zone)
+            .arg("-R")
+            .arg(zonepath)
+            .args(args)
+            .output()
+            .unwrap();
         eprintln!(
             "$ omicron1 -z {zone} -R {} {}\n{}{}exit {:?}",
             zonepath.display(),
@@ -198,7 +239,10 @@ impl Fixture {
 /// Creates a 1 GiB file-backed pool named `pool` mounted at `mountpoint`.
 pub fn make_pool(pool: &DatasetName, mountpoint: &Path) {
     let file = PathBuf::from("/tmp").join(format!("{pool}.img"));
-    std::fs::File::create(&file).unwrap().set_len(1 << 30).unwrap();
+    std::fs::File::create(&file)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
     let status = Command::new("/usr/sbin/zpool")
         .args(["create", "-f", "-o", "cachefile=none", "-O"])
         .arg(format!("mountpoint={}", mountpoint.display()))
@@ -231,18 +275,38 @@ impl Layer {
     pub fn new(path: &Path, oxide_json: &str) -> Layer {
         let file = std::fs::File::create(path).unwrap();
         let enc = flate2::write::GzEncoder::new(file, flate2::Compression::fast());
-        let mut l = Layer { builder: tar::Builder::new(enc) };
-        l.raw_file("oxide.json", oxide_json.as_bytes(), 0o644, 0, 0, 1_600_000_000);
+        let mut l = Layer {
+            builder: tar::Builder::new(enc),
+        };
+        l.raw_file(
+            "oxide.json",
+            oxide_json.as_bytes(),
+            0o644,
+            0,
+            0,
+            1_600_000_000,
+        );
         l
     }
 
     /// A layer image with `{"v":"1","t":"layer","pkg":PKG,"version":"1.0.0"}`.
     pub fn layer(path: &Path, pkg: &str) -> Layer {
-        Layer::new(path, &format!(r#"{{"v":"1","t":"layer","pkg":"{pkg}","version":"1.0.0"}}"#))
+        Layer::new(
+            path,
+            &format!(r#"{{"v":"1","t":"layer","pkg":"{pkg}","version":"1.0.0"}}"#),
+        )
     }
 
     /// Adds a regular file with full metadata at an archive path (not under root/ unless given).
-    pub fn raw_file(&mut self, path: &str, content: &[u8], mode: u32, uid: u64, gid: u64, mtime: u64) -> &mut Self {
+    pub fn raw_file(
+        &mut self,
+        path: &str,
+        content: &[u8],
+        mode: u32,
+        uid: u64,
+        gid: u64,
+        mtime: u64,
+    ) -> &mut Self {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Regular);
         h.set_size(content.len() as u64);
@@ -269,19 +333,25 @@ impl Layer {
                     h.set_entry_type(tar::EntryType::Directory);
                     h.set_mode(mode);
                     h.set_size(0);
-                    self.builder.append_data(&mut h, format!("root/{p}/"), std::io::empty()).unwrap();
+                    self.builder
+                        .append_data(&mut h, format!("root/{p}/"), std::io::empty())
+                        .unwrap();
                 }
                 Entry::Symlink(p, target) => {
                     h.set_entry_type(tar::EntryType::Symlink);
                     h.set_mode(0o777);
                     h.set_size(0);
-                    self.builder.append_link(&mut h, format!("root/{p}"), target).unwrap();
+                    self.builder
+                        .append_link(&mut h, format!("root/{p}"), target)
+                        .unwrap();
                 }
                 Entry::Hardlink(p, target) => {
                     h.set_entry_type(tar::EntryType::Link);
                     h.set_mode(0o644);
                     h.set_size(0);
-                    self.builder.append_link(&mut h, format!("root/{p}"), format!("root/{target}")).unwrap();
+                    self.builder
+                        .append_link(&mut h, format!("root/{p}"), format!("root/{target}"))
+                        .unwrap();
                 }
             }
         }
@@ -313,5 +383,8 @@ impl Layer {
 pub fn sha256_hex(path: &Path) -> String {
     use sha2::Digest;
     let bytes = std::fs::read(path).unwrap();
-    sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    sha2::Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

@@ -22,20 +22,28 @@ pub struct TestPool {
 
 /// The harness's pool. Panics, naming the way to run the suite, outside the VM.
 pub fn test_pool() -> TestPool {
-    let (Ok(pool), Ok(mount)) =
-        (std::env::var("OMICRON1_TEST_POOL"), std::env::var("OMICRON1_TEST_MOUNT"))
-    else {
+    let (Ok(pool), Ok(mount)) = (
+        std::env::var("OMICRON1_TEST_POOL"),
+        std::env::var("OMICRON1_TEST_MOUNT"),
+    ) else {
         panic!("VM tests need a real ZFS pool: run them with vm-tests/run.sh");
     };
-    TestPool { root: pool.parse().expect("OMICRON1_TEST_POOL is a pool name"), mountpoint: mount.into() }
+    TestPool {
+        root: pool.parse().expect("OMICRON1_TEST_POOL is a pool name"),
+        mountpoint: mount.into(),
+    }
 }
 
 /// A fresh, empty filesystem for one test, named after it, and its mountpoint.
 /// Fails if it exists already: each test owns its name.
 pub fn scratch(zfs: &dyn Zfs, test: &str) -> (DatasetName, PathBuf) {
     let pool = test_pool();
-    let ds = pool.root.child(test).expect("test name is a valid dataset component");
-    zfs.create(&ds, &CreateOptions::default()).unwrap_or_else(|e| panic!("create {ds}: {e}"));
+    let ds = pool
+        .root
+        .child(test)
+        .expect("test name is a valid dataset component");
+    zfs.create(&ds, &CreateOptions::default())
+        .unwrap_or_else(|e| panic!("create {ds}: {e}"));
     (ds, pool.mountpoint.join(test))
 }
 

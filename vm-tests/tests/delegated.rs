@@ -15,7 +15,12 @@ use omicron1_zfs::{DatasetName, PropertySource, Zfs};
 /// Runs `zfs ARGS` directly (to break datasets on purpose), which must succeed.
 fn zfs(args: &[&str]) {
     let out = Command::new("/usr/sbin/zfs").args(args).output().unwrap();
-    assert!(out.status.success(), "zfs {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "zfs {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Runs the installer with the fixture's settings and shows what it printed.
@@ -45,7 +50,10 @@ fn ok(o: &Output) -> String {
 }
 
 fn value(f: &Fixture, ds: &DatasetName, prop: &str) -> String {
-    f.zfs.get_value(ds.into(), prop).unwrap().unwrap_or_default()
+    f.zfs
+        .get_value(ds.into(), prop)
+        .unwrap()
+        .unwrap_or_default()
 }
 
 fn mounted(f: &Fixture, ds: &DatasetName) -> bool {
@@ -59,7 +67,10 @@ fn exists(f: &Fixture, ds: &DatasetName) -> bool {
 /// The dataset keeps every property rule: zoned=on, mountpoint=/data set
 /// locally, canmount=on, and it is not mounted.
 fn assert_set_up(f: &Fixture, ds: &DatasetName) {
-    let p = f.zfs.get(ds.into(), &["zoned", "mountpoint", "canmount", "mounted"]).unwrap();
+    let p = f
+        .zfs
+        .get(ds.into(), &["zoned", "mountpoint", "canmount", "mounted"])
+        .unwrap();
     assert_eq!(p["zoned"].value.as_deref(), Some("on"), "{ds}");
     assert_eq!(p["mountpoint"].value.as_deref(), Some("/data"), "{ds}");
     assert_eq!(p["mountpoint"].source, PropertySource::Local, "{ds}");
@@ -167,8 +178,15 @@ fn check_finds_each_broken_rule_and_names_its_fix() {
         let out = check(d);
         assert_eq!(out.status.code(), Some(254), "{d}: {}", stderr(&out));
         let line = report_line(&stdout(&out), tag, rule, fragment);
-        assert!(line.contains(&format!("; fix: {fix}")), "{line:?} lacks the fix {fix:?}");
-        assert!(stderr(&out).contains(&format!("{d} breaks")), "{}", stderr(&out));
+        assert!(
+            line.contains(&format!("; fix: {fix}")),
+            "{line:?} lacks the fix {fix:?}"
+        );
+        assert!(
+            stderr(&out).contains(&format!("{d} breaks")),
+            "{}",
+            stderr(&out)
+        );
         stdout(&out)
     };
 
@@ -179,23 +197,60 @@ fn check_finds_each_broken_rule_and_names_its_fix() {
     zfs(&["set", "zoned=on", recipe.as_str()]);
     zfs(&["set", "canmount=on", recipe.as_str()]);
     let out = ok(&check(&recipe));
-    for rule in ["exists", "filesystem", "not-mounted", "mountpoint", "zoned", "canmount", "zonepath", "one-zone", "zone-config"] {
+    for rule in [
+        "exists",
+        "filesystem",
+        "not-mounted",
+        "mountpoint",
+        "zoned",
+        "canmount",
+        "zonepath",
+        "one-zone",
+        "zone-config",
+    ] {
         report_line(&out, "ok", rule, "");
     }
-    assert!(out.contains(&format!("OK: {recipe} keeps all 9 rules checked")), "{out}");
+    assert!(
+        out.contains(&format!("OK: {recipe} keeps all 9 rules checked")),
+        "{out}"
+    );
 
     // Missing.
     let missing = ds("missing");
-    fails(&missing, "FAIL", "exists", "does not exist",
-        &format!("zfs create -p -o zoned=on -o mountpoint=/data -o canmount=on {missing}"));
+    fails(
+        &missing,
+        "FAIL",
+        "exists",
+        "does not exist",
+        &format!("zfs create -p -o zoned=on -o mountpoint=/data -o canmount=on {missing}"),
+    );
     // A volume.
     let vol = ds("vol");
     zfs(&["create", "-V", "16M", vol.as_str()]);
-    fails(&vol, "FAIL", "filesystem", "is a volume, not a filesystem", &format!("zfs rename {vol} {vol}-volume && "));
+    fails(
+        &vol,
+        "FAIL",
+        "filesystem",
+        "is a volume, not a filesystem",
+        &format!("zfs rename {vol} {vol}-volume && "),
+    );
     // zoned=off (mountpoint right, not mounted: canmount=noauto).
     let unzoned = ds("unzoned");
-    zfs(&["create", "-o", "mountpoint=/data", "-o", "canmount=noauto", unzoned.as_str()]);
-    let out = fails(&unzoned, "FAIL", "zoned", "is off (default), must be on", &format!("zfs set zoned=on {unzoned}"));
+    zfs(&[
+        "create",
+        "-o",
+        "mountpoint=/data",
+        "-o",
+        "canmount=noauto",
+        unzoned.as_str(),
+    ]);
+    let out = fails(
+        &unzoned,
+        "FAIL",
+        "zoned",
+        "is off (default), must be on",
+        &format!("zfs set zoned=on {unzoned}"),
+    );
     report_line(&out, "WARN", "canmount", "is noauto (local), should be on");
     report_line(&out, "ok", "mountpoint", "/data (local)");
     // The mountpoint inherited: zoneadm's "mountpoint cannot be inherited".
@@ -207,96 +262,225 @@ fn check_finds_each_broken_rule_and_names_its_fix() {
         &format!("zfs set canmount=noauto {inherited} && zfs set zoned=off {inherited} && zfs set mountpoint=/data {inherited} && zfs set zoned=on {inherited} && zfs set canmount=on {inherited}"));
     // canmount=noauto alone is a warning, still a failed rule for check.
     let noauto = ds("noauto");
-    zfs(&["create", "-o", "zoned=on", "-o", "mountpoint=/data", "-o", "canmount=noauto", noauto.as_str()]);
-    let out = fails(&noauto, "WARN", "canmount", "is noauto (local)", &format!("zfs set canmount=on {noauto}"));
-    assert!(!out.contains("FAIL"), "canmount is the only broken rule:\n{out}");
+    zfs(&[
+        "create",
+        "-o",
+        "zoned=on",
+        "-o",
+        "mountpoint=/data",
+        "-o",
+        "canmount=noauto",
+        noauto.as_str(),
+    ]);
+    let out = fails(
+        &noauto,
+        "WARN",
+        "canmount",
+        "is noauto (local)",
+        &format!("zfs set canmount=on {noauto}"),
+    );
+    assert!(
+        !out.contains("FAIL"),
+        "canmount is the only broken rule:\n{out}"
+    );
     // Mounted in the global zone (an ordinary dataset: all the man page's mistakes at once).
     let plain = ds("plain");
     zfs(&["create", plain.as_str()]);
-    let out = fails(&plain, "FAIL", "not-mounted",
-        &format!("is mounted in the global zone at {}", f.mountpoint.join("d/plain").display()),
-        &format!("zfs unmount {plain}"));
+    let out = fails(
+        &plain,
+        "FAIL",
+        "not-mounted",
+        &format!(
+            "is mounted in the global zone at {}",
+            f.mountpoint.join("d/plain").display()
+        ),
+        &format!("zfs unmount {plain}"),
+    );
     report_line(&out, "FAIL", "zoned", "is off");
     report_line(&out, "FAIL", "mountpoint", "inherited from");
-    assert!(stderr(&check(&plain)).contains(&format!("`omicron1 dataset setup {plain} --zone z1` fixes them")));
+    assert!(stderr(&check(&plain)).contains(&format!(
+        "`omicron1 dataset setup {plain} --zone z1` fixes them"
+    )));
 
     // The zonepath's dataset, one inside it, one above it.
     let inside = zpds.child("data").unwrap();
-    zfs(&["create", "-o", "zoned=on", "-o", "mountpoint=/data", inside.as_str()]);
+    zfs(&[
+        "create",
+        "-o",
+        "zoned=on",
+        "-o",
+        "mountpoint=/data",
+        inside.as_str(),
+    ]);
     let zones = f.dataset.child("zones").unwrap();
     for (d, fragment) in [
-        (&zpds, format!("is zone z1's zonepath dataset (mounted at {})", zp.display())),
-        (&inside, format!("is inside zone z1's zonepath dataset {zpds}")),
-        (&zones, format!("is above zone z1's zonepath dataset {zpds}")),
+        (
+            &zpds,
+            format!(
+                "is zone z1's zonepath dataset (mounted at {})",
+                zp.display()
+            ),
+        ),
+        (
+            &inside,
+            format!("is inside zone z1's zonepath dataset {zpds}"),
+        ),
+        (
+            &zones,
+            format!("is above zone z1's zonepath dataset {zpds}"),
+        ),
     ] {
-        fails(d, "FAIL", "zonepath", &fragment, &format!("zonecfg -z z1 'remove dataset name={d}; commit', then"));
+        fails(
+            d,
+            "FAIL",
+            "zonepath",
+            &fragment,
+            &format!("zonecfg -z z1 'remove dataset name={d}; commit', then"),
+        );
     }
 
     // Delegated to another zone too, and inside another zone's dataset.
     let zp2 = f.zonepath("z2");
     f.write_zone_config("z2", &zp2, &xml_dataset(&recipe));
-    fails(&recipe, "FAIL", "one-zone", "is also delegated to zone z2",
-        &format!("zonecfg -z z2 'remove dataset name={recipe}; commit'"));
+    fails(
+        &recipe,
+        "FAIL",
+        "one-zone",
+        "is also delegated to zone z2",
+        &format!("zonecfg -z z2 'remove dataset name={recipe}; commit'"),
+    );
     f.write_zone_config("z2", &zp2, &xml_dataset(&base));
-    fails(&recipe, "FAIL", "one-zone", &format!("is inside {base}, delegated to zone z2"),
-        &format!("zonecfg -z z2 'remove dataset name={base}; commit'"));
+    fails(
+        &recipe,
+        "FAIL",
+        "one-zone",
+        &format!("is inside {base}, delegated to zone z2"),
+        &format!("zonecfg -z z2 'remove dataset name={base}; commit'"),
+    );
     // A broken configuration of another zone is reported, not fatal.
     f.write_zone_config("z2", &zp2, "");
     std::fs::write(f.zones_dir.join("z3.xml"), "<zone name='z3'").unwrap();
     let out = check(&recipe);
     ok(&out);
-    assert!(stderr(&out).contains("z3.xml") && stderr(&out).contains("warning"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("z3.xml") && stderr(&out).contains("warning"),
+        "{}",
+        stderr(&out)
+    );
 
     // Not in the zone's configuration.
     f.write_zone_config("z1", &zp, "");
     let out = omicron1(&f, &["dataset", "check", recipe.as_str(), "--zone", "z1"]);
     assert_eq!(out.status.code(), Some(254));
-    let line = report_line(&stdout(&out), "FAIL", "zone-config", "zone z1's configuration does not list it");
-    assert!(line.ends_with(&format!("fix: zonecfg -z z1 'add dataset; set name={recipe}; end; commit'")), "{line}");
+    let line = report_line(
+        &stdout(&out),
+        "FAIL",
+        "zone-config",
+        "zone z1's configuration does not list it",
+    );
+    assert!(
+        line.ends_with(&format!(
+            "fix: zonecfg -z z1 'add dataset; set name={recipe}; end; commit'"
+        )),
+        "{line}"
+    );
     // Without --zone, and delegated nowhere: the zonepath rule cannot be checked, the others pass.
     let out = ok(&omicron1(&f, &["dataset", "check", recipe.as_str()]));
     report_line(&out, "--", "zonepath", "no zone given");
     // Bad arguments are usage errors.
-    assert_eq!(omicron1(&f, &["dataset", "check", "tp/a@b"]).status.code(), Some(253));
-    assert_eq!(omicron1(&f, &["dataset", "check", recipe.as_str(), "--zone", "../z"]).status.code(), Some(253));
+    assert_eq!(
+        omicron1(&f, &["dataset", "check", "tp/a@b"]).status.code(),
+        Some(253)
+    );
+    assert_eq!(
+        omicron1(&f, &["dataset", "check", recipe.as_str(), "--zone", "../z"])
+            .status
+            .code(),
+        Some(253)
+    );
 }
 
 #[test]
 fn setup_creates_a_dataset_and_its_parents_without_mounting_them() {
     let f = Fixture::new("ds_create");
     let zp = f.zonepath("z1");
-    let ds = f.dataset.child("delegated").unwrap().child("a").unwrap().child("z1").unwrap();
+    let ds = f
+        .dataset
+        .child("delegated")
+        .unwrap()
+        .child("a")
+        .unwrap()
+        .child("z1")
+        .unwrap();
     let parents = [ds.parent().unwrap().parent().unwrap(), ds.parent().unwrap()];
     f.write_zone_config("z1", &zp, &xml_dataset(&ds));
     let watch = MountWatch::start(&[&ds, &parents[0], &parents[1]]);
-    let out = ok(&omicron1(&f, &["dataset", "setup", ds.as_str(), "--zone", "z1"]));
+    let out = ok(&omicron1(
+        &f,
+        &["dataset", "setup", ds.as_str(), "--zone", "z1"],
+    ));
     assert_eq!(watch.finish(), 0, "nothing setup made was ever mounted");
     for p in &parents {
-        assert!(out.contains(&format!("INFO: omicron: zfs create -o canmount=off {p}\n")), "{out}");
+        assert!(
+            out.contains(&format!("INFO: omicron: zfs create -o canmount=off {p}\n")),
+            "{out}"
+        );
         assert_eq!(value(&f, p, "canmount"), "off");
         assert!(!mounted(&f, p), "{p}");
     }
     // One create, with every property: never mounted, by construction.
-    assert!(out.contains(&format!("INFO: omicron: zfs create -o zoned=on -o mountpoint=/data -o canmount=on {ds}\n")), "{out}");
-    assert!(!out.contains("zfs set"), "nothing to fix after the create:\n{out}");
+    assert!(
+        out.contains(&format!(
+            "INFO: omicron: zfs create -o zoned=on -o mountpoint=/data -o canmount=on {ds}\n"
+        )),
+        "{out}"
+    );
+    assert!(
+        !out.contains("zfs set"),
+        "nothing to fix after the create:\n{out}"
+    );
     assert!(out.contains(&format!("zone z1 delegates {ds}")), "{out}");
     assert_set_up(&f, &ds);
-    ok(&omicron1(&f, &["dataset", "check", ds.as_str(), "--zone", "z1"]));
+    ok(&omicron1(
+        &f,
+        &["dataset", "check", ds.as_str(), "--zone", "z1"],
+    ));
 
     // Idempotent.
-    let again = ok(&omicron1(&f, &["dataset", "setup", ds.as_str(), "--zone", "z1"]));
-    assert!(again.contains("is already set up") && again.contains("nothing changed"), "{again}");
+    let again = ok(&omicron1(
+        &f,
+        &["dataset", "setup", ds.as_str(), "--zone", "z1"],
+    ));
+    assert!(
+        again.contains("is already set up") && again.contains("nothing changed"),
+        "{again}"
+    );
     assert!(!again.contains("zfs "), "no command ran:\n{again}");
     assert_set_up(&f, &ds);
 
     // A zone that does not list it yet: the zonecfg line is printed; --apply
     // without zonecfg (Linux) says so and leaves the dataset as it is.
     f.write_zone_config("z1", &zp, "");
-    let out = ok(&omicron1(&f, &["dataset", "setup", ds.as_str(), "--zone", "z1"]));
-    assert!(out.contains(&format!("zonecfg -z z1 'add dataset; set name={ds}; end; commit'")), "{out}");
-    let out = omicron1(&f, &["dataset", "setup", ds.as_str(), "--zone", "z1", "--apply"]);
+    let out = ok(&omicron1(
+        &f,
+        &["dataset", "setup", ds.as_str(), "--zone", "z1"],
+    ));
+    assert!(
+        out.contains(&format!(
+            "zonecfg -z z1 'add dataset; set name={ds}; end; commit'"
+        )),
+        "{out}"
+    );
+    let out = omicron1(
+        &f,
+        &["dataset", "setup", ds.as_str(), "--zone", "z1", "--apply"],
+    );
     ok(&out);
-    assert!(stderr(&out).contains("no /usr/sbin/zonecfg"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no /usr/sbin/zonecfg"),
+        "{}",
+        stderr(&out)
+    );
     assert_set_up(&f, &ds);
 }
 
@@ -315,7 +499,14 @@ fn setup_fixes_each_broken_state_in_place_and_keeps_the_data() {
         // zoned=on, but the mountpoint inherited.
         ("zoned", &[&["unmount"], &["set", "zoned=on"]]),
         // mountpoint=/data, zoned off and noauto (half of the man page's recipe).
-        ("half", &[&["unmount"], &["set", "canmount=noauto"], &["set", "mountpoint=/data"]]),
+        (
+            "half",
+            &[
+                &["unmount"],
+                &["set", "canmount=noauto"],
+                &["set", "mountpoint=/data"],
+            ],
+        ),
         // A legacy mountpoint: changing it with canmount=on would mount it.
         ("legacy", &[&["set", "mountpoint=legacy"]]),
     ];
@@ -327,7 +518,11 @@ fn setup_fixes_each_broken_state_in_place_and_keeps_the_data() {
     for (name, breaks) in cases {
         let ds = base.child(name).unwrap();
         zfs(&["create", ds.as_str()]);
-        std::fs::write(f.mountpoint.join("d").join(name).join("kept"), format!("data of {name}\n")).unwrap();
+        std::fs::write(
+            f.mountpoint.join("d").join(name).join("kept"),
+            format!("data of {name}\n"),
+        )
+        .unwrap();
         for args in breaks {
             let mut argv: Vec<&str> = args.to_vec();
             argv.push(ds.as_str());
@@ -337,15 +532,32 @@ fn setup_fixes_each_broken_state_in_place_and_keeps_the_data() {
         assert_eq!(check.status.code(), Some(254), "{name} is broken");
 
         let watch = MountWatch::start(&[&ds]);
-        let out = ok(&omicron1(&f, &["dataset", "setup", ds.as_str(), "--zone", "z1"]));
-        assert_eq!(watch.finish(), 0, "{name}: never mounted again once setup began");
+        let out = ok(&omicron1(
+            &f,
+            &["dataset", "setup", ds.as_str(), "--zone", "z1"],
+        ));
+        assert_eq!(
+            watch.finish(),
+            0,
+            "{name}: never mounted again once setup began"
+        );
         assert!(out.contains(&format!("{ds} is set up")), "{name}: {out}");
         assert_set_up(&f, &ds);
 
-        let again = ok(&omicron1(&f, &["dataset", "setup", ds.as_str(), "--zone", "z1"]));
-        assert!(again.contains("nothing changed") && !again.contains("zfs set"), "{name}: {again}");
+        let again = ok(&omicron1(
+            &f,
+            &["dataset", "setup", ds.as_str(), "--zone", "z1"],
+        ));
+        assert!(
+            again.contains("nothing changed") && !again.contains("zfs set"),
+            "{name}: {again}"
+        );
 
-        assert_eq!(read_inside(&f, &ds, "kept"), format!("data of {name}\n").as_bytes(), "{name}: data kept");
+        assert_eq!(
+            read_inside(&f, &ds, "kept"),
+            format!("data of {name}\n").as_bytes(),
+            "{name}: data kept"
+        );
     }
 }
 
@@ -362,14 +574,23 @@ fn setup_refuses_a_busy_dataset_and_changes_nothing() {
     let out = omicron1(&f, &["dataset", "setup", ds.as_str(), "--zone", "z1"]);
     assert_eq!(out.status.code(), Some(254));
     let err = stderr(&out);
-    assert!(err.contains(&format!("cannot unmount {ds}")) && err.contains("is busy"), "{err}");
-    assert!(err.contains("Is it in use?") && err.contains("fuser -c"), "{err}");
+    assert!(
+        err.contains(&format!("cannot unmount {ds}")) && err.contains("is busy"),
+        "{err}"
+    );
+    assert!(
+        err.contains("Is it in use?") && err.contains("fuser -c"),
+        "{err}"
+    );
     assert!(err.contains("Nothing was changed"), "{err}");
     assert!(mounted(&f, &ds), "still mounted");
     assert_eq!(value(&f, &ds, "zoned"), "off");
     assert_eq!(value(&f, &ds, "canmount"), "on");
     drop(held);
-    ok(&omicron1(&f, &["dataset", "setup", ds.as_str(), "--zone", "z1"]));
+    ok(&omicron1(
+        &f,
+        &["dataset", "setup", ds.as_str(), "--zone", "z1"],
+    ));
     assert_set_up(&f, &ds);
 }
 
@@ -383,7 +604,11 @@ fn setup_refuses_shared_zonepath_and_volume_datasets() {
     f.write_zone_config("z2", &zp2, &xml_dataset(&shared));
     let out = omicron1(&f, &["dataset", "setup", shared.as_str(), "--zone", "z1"]);
     assert_eq!(out.status.code(), Some(254));
-    assert!(stderr(&out).contains("is also delegated to zone z2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is also delegated to zone z2"),
+        "{}",
+        stderr(&out)
+    );
     assert!(stderr(&out).contains("nothing was changed"));
     assert!(!exists(&f, &shared), "not created");
     // Without --zone too: two zones name it.
@@ -396,12 +621,23 @@ fn setup_refuses_shared_zonepath_and_volume_datasets() {
     let inside = zpds.child("data").unwrap();
     let out = omicron1(&f, &["dataset", "setup", inside.as_str(), "--zone", "z1"]);
     assert_eq!(out.status.code(), Some(254));
-    assert!(stderr(&out).contains(&format!("is inside zone z1's zonepath dataset {zpds}")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("is inside zone z1's zonepath dataset {zpds}")),
+        "{}",
+        stderr(&out)
+    );
     assert!(!exists(&f, &inside));
     let out = omicron1(&f, &["dataset", "setup", zpds.as_str(), "--zone", "z1"]);
     assert_eq!(out.status.code(), Some(254));
-    assert!(stderr(&out).contains("is zone z1's zonepath dataset"), "{}", stderr(&out));
-    assert!(mounted(&f, &zpds) && value(&f, &zpds, "zoned") == "off", "the zonepath is untouched");
+    assert!(
+        stderr(&out).contains("is zone z1's zonepath dataset"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        mounted(&f, &zpds) && value(&f, &zpds, "zoned") == "off",
+        "the zonepath is untouched"
+    );
 
     // A volume.
     let vol = f.dataset.child("vol").unwrap();
@@ -434,19 +670,35 @@ fn install_and_verify_cfg_refuse_a_bad_dataset_then_accept_it_after_setup() {
     assert_eq!(out.status.code(), Some(254));
     let err = stderr(&out);
     for rule in ["not-mounted", "mountpoint", "zoned"] {
-        assert!(err.contains(&format!("delegated dataset {ds} of zone z1: {rule}: ")), "{rule}: {err}");
+        assert!(
+            err.contains(&format!("delegated dataset {ds} of zone z1: {rule}: ")),
+            "{rule}: {err}"
+        );
     }
     assert!(err.contains(&format!("fix: zfs unmount {ds}")), "{err}");
     assert!(!exists(&f, &f.root_dataset("z1")), "no zone root");
-    assert!(!exists(&f, &f.templates()), "nothing made: the check runs first");
+    assert!(
+        !exists(&f, &f.templates()),
+        "nothing made: the check runs first"
+    );
     let out = verify();
     assert_eq!(out.status.code(), Some(254));
-    assert!(stderr(&out).contains(&format!("delegated dataset {ds} of zone z1: zoned: is off")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!("delegated dataset {ds} of zone z1: zoned: is off")),
+        "{}",
+        stderr(&out)
+    );
 
-    ok(&omicron1(&f, &["dataset", "setup", ds.as_str(), "--zone", "z1"]));
+    ok(&omicron1(
+        &f,
+        &["dataset", "setup", ds.as_str(), "--zone", "z1"],
+    ));
     ok(&verify());
     let out = ok(&f.hook("z1", &zp, &["install", img]));
-    assert!(out.contains(&format!("checking delegated datasets: {ds}")), "{out}");
+    assert!(
+        out.contains(&format!("checking delegated datasets: {ds}")),
+        "{out}"
+    );
     assert!(exists(&f, &f.root_dataset("z1")));
     assert_set_up(&f, &ds);
 
@@ -454,7 +706,11 @@ fn install_and_verify_cfg_refuse_a_bad_dataset_then_accept_it_after_setup() {
     zfs(&["set", "canmount=noauto", ds.as_str()]);
     let out = verify();
     ok(&out);
-    assert!(stderr(&out).contains("warning") && stderr(&out).contains("canmount: is noauto"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("warning") && stderr(&out).contains("canmount: is noauto"),
+        "{}",
+        stderr(&out)
+    );
     zfs(&["set", "canmount=on", ds.as_str()]);
 
     // Delegated to a second zone: both refuse.
@@ -462,20 +718,39 @@ fn install_and_verify_cfg_refuse_a_bad_dataset_then_accept_it_after_setup() {
     f.write_zone_config("z2", &zp2, &xml_dataset(&ds));
     let out = f.hook("z2", &zp2, &["install", img]);
     assert_eq!(out.status.code(), Some(254));
-    assert!(stderr(&out).contains("one-zone: is also delegated to zone z1"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("one-zone: is also delegated to zone z1"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!exists(&f, &f.root_dataset("z2")));
     let out = verify();
     assert_eq!(out.status.code(), Some(254));
-    assert!(stderr(&out).contains("is also delegated to zone z2"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is also delegated to zone z2"),
+        "{}",
+        stderr(&out)
+    );
 
     // A dataset inside the zone's own zonepath dataset.
     std::fs::remove_file(f.zones_dir.join("z2.xml")).unwrap();
     let zp3 = f.zonepath("z3");
     let inside = f.zonepath_dataset("z3").child("data").unwrap();
-    zfs(&["create", "-o", "zoned=on", "-o", "mountpoint=/data", inside.as_str()]);
+    zfs(&[
+        "create",
+        "-o",
+        "zoned=on",
+        "-o",
+        "mountpoint=/data",
+        inside.as_str(),
+    ]);
     f.write_zone_config("z3", &zp3, &xml_dataset(&inside));
     let out = f.hook("z3", &zp3, &["install", img]);
     assert_eq!(out.status.code(), Some(254));
-    assert!(stderr(&out).contains("zonepath: is inside zone z3's zonepath dataset"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("zonepath: is inside zone z3's zonepath dataset"),
+        "{}",
+        stderr(&out)
+    );
     assert!(!exists(&f, &f.root_dataset("z3")));
 }

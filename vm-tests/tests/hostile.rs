@@ -64,7 +64,9 @@ fn header(ty: EntryType, size: u64, mode: u32) -> Header {
 
 impl Img {
     fn empty() -> Img {
-        Img { b: tar::Builder::new(Vec::new()) }
+        Img {
+            b: tar::Builder::new(Vec::new()),
+        }
     }
 
     fn with_meta(json: &str) -> Img {
@@ -79,8 +81,18 @@ impl Img {
 
     /// Any entry: name and link target as raw bytes; either longer than the
     /// header's 100 bytes goes into a GNU long name / long link entry first.
-    fn entry(&mut self, ty: EntryType, name: &[u8], link: &[u8], data: &[u8], mode: u32) -> &mut Self {
-        for (long_ty, value) in [(EntryType::GNULongName, name), (EntryType::GNULongLink, link)] {
+    fn entry(
+        &mut self,
+        ty: EntryType,
+        name: &[u8],
+        link: &[u8],
+        data: &[u8],
+        mode: u32,
+    ) -> &mut Self {
+        for (long_ty, value) in [
+            (EntryType::GNULongName, name),
+            (EntryType::GNULongLink, link),
+        ] {
             if value.len() > 100 {
                 let mut l = header(long_ty, value.len() as u64 + 1, 0o644);
                 l.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
@@ -110,16 +122,30 @@ impl Img {
     }
 
     fn symlink(&mut self, name: &str, target: &str) -> &mut Self {
-        self.entry(EntryType::Symlink, name.as_bytes(), target.as_bytes(), b"", 0o777)
+        self.entry(
+            EntryType::Symlink,
+            name.as_bytes(),
+            target.as_bytes(),
+            b"",
+            0o777,
+        )
     }
 
     fn hardlink(&mut self, name: &str, target: &str) -> &mut Self {
-        self.entry(EntryType::Link, name.as_bytes(), target.as_bytes(), b"", 0o644)
+        self.entry(
+            EntryType::Link,
+            name.as_bytes(),
+            target.as_bytes(),
+            b"",
+            0o644,
+        )
     }
 
     /// PAX records for the next entry.
     fn pax(&mut self, records: &[(&str, &[u8])]) -> &mut Self {
-        self.b.append_pax_extensions(records.iter().copied()).unwrap();
+        self.b
+            .append_pax_extensions(records.iter().copied())
+            .unwrap();
         self
     }
 
@@ -157,7 +183,10 @@ fn tree(top: &Path) -> Tree {
             } else if m.file_type().is_symlink() {
                 format!("link {:?}", std::fs::read_link(&p).unwrap())
             } else {
-                format!("file {:?}", String::from_utf8_lossy(&std::fs::read(&p).unwrap()))
+                format!(
+                    "file {:?}",
+                    String::from_utf8_lossy(&std::fs::read(&p).unwrap())
+                )
             };
             let line = format!(
                 "{what} mode={:o} {}:{} nlink={} mtime={}.{} ctime={}.{}",
@@ -228,8 +257,18 @@ impl Ctx {
         symlink("/", usr.join("escape")).unwrap();
         symlink("../../../..", usr.join("up")).unwrap();
         symlink(&abs_sentinel, usr.join("hostsentinel")).unwrap();
-        symlink(format!("{}tmp/sentinel-{test}", "../".repeat(12)), usr.join("deep")).unwrap();
-        Ctx { f, test, abs_sentinel, rel_sentinel, others }
+        symlink(
+            format!("{}tmp/sentinel-{test}", "../".repeat(12)),
+            usr.join("deep"),
+        )
+        .unwrap();
+        Ctx {
+            f,
+            test,
+            abs_sentinel,
+            rel_sentinel,
+            others,
+        }
     }
 
     /// The absolute sentinel's path as text.
@@ -247,7 +286,9 @@ impl Ctx {
     /// Whether a name in `/tmp` or `/tmp/tp` belongs to another hostile test.
     fn others_name(&self, name: &OsString) -> bool {
         let name = name.to_string_lossy();
-        self.others.iter().any(|o| name == *o || name == format!("sentinel-{o}"))
+        self.others
+            .iter()
+            .any(|o| name == *o || name == format!("sentinel-{o}"))
     }
 
     fn outside(&self) -> Outside {
@@ -266,10 +307,17 @@ impl Ctx {
             }
             listings.insert(PathBuf::from(dir), n);
         }
-        for dir in [self.f.mountpoint.clone(), self.f.mountpoint.join("zones"), self.f.dir.clone()] {
+        for dir in [
+            self.f.mountpoint.clone(),
+            self.f.mountpoint.join("zones"),
+            self.f.dir.clone(),
+        ] {
             listings.insert(dir.clone(), names(&dir));
         }
-        Outside { sentinels: vec![tree(&self.abs_sentinel), tree(&self.rel_sentinel)], listings }
+        Outside {
+            sentinels: vec![tree(&self.abs_sentinel), tree(&self.rel_sentinel)],
+            listings,
+        }
     }
 
     /// The one template's dataset.
@@ -284,12 +332,21 @@ impl Ctx {
         let snapshot = dataset.snapshot("ready").unwrap();
         let mut out = vec![format!("{dataset}")];
         for (object, props) in [
-            ((&snapshot).into(), &["guid", "referenced", "written", "createtxg"][..]),
-            (dataset.into(), &["guid", "referenced", "written", "mounted", "origin"][..]),
+            (
+                (&snapshot).into(),
+                &["guid", "referenced", "written", "createtxg"][..],
+            ),
+            (
+                dataset.into(),
+                &["guid", "referenced", "written", "mounted", "origin"][..],
+            ),
         ] {
             let got = self.f.zfs.get(object, props).unwrap();
             for p in props {
-                out.push(format!("{p}={:?}", got.get(*p).and_then(|v| v.value.clone())));
+                out.push(format!(
+                    "{p}={:?}",
+                    got.get(*p).and_then(|v| v.value.clone())
+                ));
             }
         }
         out
@@ -306,9 +363,21 @@ fn read_deep(root: &Path, comps: &[Vec<u8>]) -> Vec<u8> {
     let (last, parents) = comps.split_last().unwrap();
     for c in parents {
         let os = std::ffi::OsStr::from_bytes(c);
-        dir = own(openat(Some(dir.as_raw_fd()), os, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW, Mode::empty()).unwrap());
+        dir = own(openat(
+            Some(dir.as_raw_fd()),
+            os,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW,
+            Mode::empty(),
+        )
+        .unwrap());
     }
-    let fd = openat(Some(dir.as_raw_fd()), std::ffi::OsStr::from_bytes(last), OFlag::O_RDONLY | OFlag::O_NOFOLLOW, Mode::empty()).unwrap();
+    let fd = openat(
+        Some(dir.as_raw_fd()),
+        std::ffi::OsStr::from_bytes(last),
+        OFlag::O_RDONLY | OFlag::O_NOFOLLOW,
+        Mode::empty(),
+    )
+    .unwrap();
     let mut f = std::fs::File::from(own(fd));
     let mut v = Vec::new();
     std::io::Read::read_to_end(&mut f, &mut v).unwrap();
@@ -316,7 +385,9 @@ fn read_deep(root: &Path, comps: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn is_link(p: &Path) -> bool {
-    std::fs::symlink_metadata(p).map(|m| m.file_type().is_symlink()).unwrap_or(false)
+    std::fs::symlink_metadata(p)
+        .map(|m| m.file_type().is_symlink())
+        .unwrap_or(false)
 }
 
 fn read(p: &Path) -> Vec<u8> {
@@ -376,25 +447,55 @@ fn run_case(ctx: &Ctx, case: &Case, template: &DatasetName, state: &[String]) {
         Expect::Rejected(fragments) => {
             assert_eq!(out.status.code(), Some(254), "{zone}: exit 254: {stderr}");
             let image = images.last().unwrap().display().to_string();
-            assert!(stderr.contains(&image), "{zone}: names the image {image}: {stderr}");
+            assert!(
+                stderr.contains(&image),
+                "{zone}: names the image {image}: {stderr}"
+            );
             for fragment in *fragments {
                 let found = fragment.split('|').any(|alt| stderr.contains(alt));
                 assert!(found, "{zone}: wanted {fragment:?} in {stderr}");
             }
-            assert!(!f.zfs.exists((&root_ds).into()).unwrap(), "{zone}: no zone root dataset is left");
+            assert!(
+                !f.zfs.exists((&root_ds).into()).unwrap(),
+                "{zone}: no zone root dataset is left"
+            );
             let left = names(&zonepath);
-            assert!(left.is_subset(&BTreeSet::from([OsString::from("root")])), "{zone}: {left:?}");
-            assert!(names(&root).is_empty(), "{zone}: no files are left under {}", root.display());
+            assert!(
+                left.is_subset(&BTreeSet::from([OsString::from("root")])),
+                "{zone}: {left:?}"
+            );
+            assert!(
+                names(&root).is_empty(),
+                "{zone}: no files are left under {}",
+                root.display()
+            );
         }
         Expect::Accepted(check) => {
             assert_eq!(out.status.code(), Some(0), "{zone}: exit 0: {stderr}");
-            assert_eq!(f.zfs.get_value((&root_ds).into(), "omicron1:state").unwrap().as_deref(), Some("installed"));
+            assert_eq!(
+                f.zfs
+                    .get_value((&root_ds).into(), "omicron1:state")
+                    .unwrap()
+                    .as_deref(),
+                Some("installed")
+            );
             check(ctx, &root);
         }
     }
-    assert!(zonepath_before.is_empty(), "{zone}: the zonepath was empty before");
-    assert_eq!(ctx.outside(), before, "{zone}: something outside the zone root changed");
-    assert_eq!(ctx.template_state(template), state, "{zone}: the template changed");
+    assert!(
+        zonepath_before.is_empty(),
+        "{zone}: the zonepath was empty before"
+    );
+    assert_eq!(
+        ctx.outside(),
+        before,
+        "{zone}: something outside the zone root changed"
+    );
+    assert_eq!(
+        ctx.template_state(template),
+        state,
+        "{zone}: the template changed"
+    );
 }
 
 /// Runs every case (collecting failures, so one VM run reports them all),
@@ -403,7 +504,11 @@ fn run(ctx: &Ctx, cases: &[Case]) {
     assert!(cases.len() >= 10);
     let mut seen = BTreeSet::new();
     for c in cases {
-        assert!(seen.insert(c.name), "case names are zone names and unique: {}", c.name);
+        assert!(
+            seen.insert(c.name),
+            "case names are zone names and unique: {}",
+            c.name
+        );
     }
     // The first install builds the template, with the links above in it.
     let warm = ctx.image("warm", 0, &{
@@ -412,18 +517,33 @@ fn run(ctx: &Ctx, cases: &[Case]) {
         i.gz()
     });
     let warm_zp = ctx.f.zonepath("warm");
-    let out = ctx.f.hook("warm", &warm_zp, &["install", warm.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ctx
+        .f
+        .hook("warm", &warm_zp, &["install", warm.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let root = warm_zp.join("root");
-    assert_eq!(std::fs::read_link(root.join("usr/escape")).unwrap(), Path::new("/"));
-    assert_eq!(std::fs::read_link(root.join("usr/up")).unwrap(), Path::new("../../../.."));
+    assert_eq!(
+        std::fs::read_link(root.join("usr/escape")).unwrap(),
+        Path::new("/")
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("usr/up")).unwrap(),
+        Path::new("../../../..")
+    );
     let template = ctx.template();
     let state = ctx.template_state(&template);
 
     let mut failures = Vec::new();
     for case in cases {
         eprintln!("==> case {} ({})", case.name, ctx.test);
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_case(ctx, case, &template, &state)));
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_case(ctx, case, &template, &state)
+        }));
         if let Err(e) = result {
             let msg = e
                 .downcast_ref::<String>()
@@ -433,11 +553,24 @@ fn run(ctx: &Ctx, cases: &[Case]) {
             failures.push(format!("{}: {msg}", case.name));
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 
     let zp = ctx.f.zonepath("final");
-    let out = ctx.f.hook("final", &zp, &["install", warm.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "the template still clones: {}", String::from_utf8_lossy(&out.stderr));
+    let out = ctx
+        .f
+        .hook("final", &zp, &["install", warm.to_str().unwrap()]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "the template still clones: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(read(&zp.join("root/opt/warm")), b"warm\n");
     assert_eq!(read(&zp.join("root/etc/motd")), b"baseline motd\n");
     assert_eq!(ctx.template(), template, "still the one template");
@@ -452,11 +585,17 @@ fn links_cases() -> Vec<Case> {
             name: "dotdot-name",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.file("root/opt/fine", b"fine", 0o644)
-                    .file("root/../../../../sentinel/pwned-dotdot", b"pwned", 0o644);
+                i.file("root/opt/fine", b"fine", 0o644).file(
+                    "root/../../../../sentinel/pwned-dotdot",
+                    b"pwned",
+                    0o644,
+                );
                 one(c, z, i)
             },
-            expect: Expect::Rejected(&["root/../../../../sentinel/pwned-dotdot", "'..' components are not allowed"]),
+            expect: Expect::Rejected(&[
+                "root/../../../../sentinel/pwned-dotdot",
+                "'..' components are not allowed",
+            ]),
         },
         Case {
             name: "dotdot-inside-name",
@@ -498,16 +637,21 @@ fn links_cases() -> Vec<Case> {
             name: "hardlink-outside-root",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.file("etc/shadow", b"not installed", 0o600).hardlink("root/opt/h", "etc/shadow");
+                i.file("etc/shadow", b"not installed", 0o600)
+                    .hardlink("root/opt/h", "etc/shadow");
                 one(c, z, i)
             },
-            expect: Expect::Rejected(&["root/opt/h", "hard links may only point at files under root/"]),
+            expect: Expect::Rejected(&[
+                "root/opt/h",
+                "hard links may only point at files under root/",
+            ]),
         },
         Case {
             name: "hardlink-through-symlink",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.symlink("root/opt/l", &c.abs()).hardlink("root/opt/h", "root/opt/l/keep");
+                i.symlink("root/opt/l", &c.abs())
+                    .hardlink("root/opt/h", "root/opt/l/keep");
                 one(c, z, i)
             },
             // Resolved inside the zone, where there is no such file.
@@ -519,13 +663,23 @@ fn links_cases() -> Vec<Case> {
                 // A link to a file the zone has (from the baseline), then a new
                 // file at the link's name: the original must not change.
                 let mut i = Img::layer();
-                i.hardlink("root/opt/passwd", "root/etc/passwd").file("root/opt/passwd", b"pwned\n", 0o644);
+                i.hardlink("root/opt/passwd", "root/etc/passwd").file(
+                    "root/opt/passwd",
+                    b"pwned\n",
+                    0o644,
+                );
                 one(c, z, i)
             },
             expect: Expect::Accepted(|_, root| {
-                assert_eq!(read(&root.join("etc/passwd")), b"root:x:0:0::/root:/bin/sh\n");
+                assert_eq!(
+                    read(&root.join("etc/passwd")),
+                    b"root:x:0:0::/root:/bin/sh\n"
+                );
                 assert_eq!(read(&root.join("opt/passwd")), b"pwned\n");
-                assert_eq!(std::fs::metadata(root.join("etc/passwd")).unwrap().nlink(), 1);
+                assert_eq!(
+                    std::fs::metadata(root.join("etc/passwd")).unwrap().nlink(),
+                    1
+                );
             }),
         },
         Case {
@@ -543,7 +697,10 @@ fn links_cases() -> Vec<Case> {
                 let inside = zp(root, &c.abs());
                 assert_eq!(read(&inside.join("keep")), b"pwned\n");
                 assert_eq!(read(&inside.join("pwned-new")), b"pwned\n");
-                assert_eq!(std::fs::metadata(inside.join("d")).unwrap().mode() & 0o7777, 0o777);
+                assert_eq!(
+                    std::fs::metadata(inside.join("d")).unwrap().mode() & 0o7777,
+                    0o777
+                );
             }),
         },
         Case {
@@ -551,11 +708,14 @@ fn links_cases() -> Vec<Case> {
             build: |c, z| {
                 // From the zone root on the host: 12 levels up is `/`.
                 let mut i = Img::layer();
-                i.symlink("root/opt/up", &format!("{}tmp/sentinel-{}", "../".repeat(12), c.test))
-                    .file("root/opt/up/keep", b"pwned\n", 0o644)
-                    .symlink("root/near", "../../../sentinel")
-                    .file("root/near/keep", b"pwned\n", 0o644)
-                    .file("root/near/pwned-near", b"pwned\n", 0o644);
+                i.symlink(
+                    "root/opt/up",
+                    &format!("{}tmp/sentinel-{}", "../".repeat(12), c.test),
+                )
+                .file("root/opt/up/keep", b"pwned\n", 0o644)
+                .symlink("root/near", "../../../sentinel")
+                .file("root/near/keep", b"pwned\n", 0o644)
+                .file("root/near/pwned-near", b"pwned\n", 0o644);
                 one(c, z, i)
             },
             expect: Expect::Accepted(|c, root| {
@@ -573,7 +733,11 @@ fn links_cases() -> Vec<Case> {
                 i.symlink("root/opt/a", "x/../../..")
                     .symlink("root/opt/x", "y")
                     .symlink("root/opt/y", "/")
-                    .file(&format!("root/opt/a/{}/pwned-chain", c.abs().trim_start_matches('/')), b"pwned\n", 0o644);
+                    .file(
+                        &format!("root/opt/a/{}/pwned-chain", c.abs().trim_start_matches('/')),
+                        b"pwned\n",
+                        0o644,
+                    );
                 one(c, z, i)
             },
             expect: Expect::Accepted(|c, root| {
@@ -605,7 +769,9 @@ fn links_cases() -> Vec<Case> {
             name: "symlink-loop",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.symlink("root/opt/a", "b").symlink("root/opt/b", "/opt/a").file("root/opt/a/x", b"x", 0o644);
+                i.symlink("root/opt/a", "b")
+                    .symlink("root/opt/b", "/opt/a")
+                    .file("root/opt/a/x", b"x", 0o644);
                 one(c, z, i)
             },
             expect: Expect::Rejected(&["root/opt/a/x", "too many levels of symbolic links"]),
@@ -616,7 +782,11 @@ fn links_cases() -> Vec<Case> {
                 let mut first = Img::with_meta(LAYER);
                 first.symlink("root/opt/s", &c.abs());
                 let mut second = Img::layer();
-                second.file("root/opt/s/keep", b"pwned\n", 0o644).file("root/opt/s/etc/passwd", b"pwned\n", 0o644);
+                second.file("root/opt/s/keep", b"pwned\n", 0o644).file(
+                    "root/opt/s/etc/passwd",
+                    b"pwned\n",
+                    0o644,
+                );
                 vec![c.image(z, 0, &first.gz()), c.image(z, 1, &second.gz())]
             },
             expect: Expect::Accepted(|c, root| {
@@ -633,11 +803,13 @@ fn links_cases() -> Vec<Case> {
                 // On the host, from the zone root's var: the test's dataset.
                 first.symlink("root/var/up", "../../../..");
                 let mut second = Img::layer();
-                second.file("root/var/up/sentinel/keep", b"pwned\n", 0o644).file(
-                    &format!("root/var/up/{}/keep", c.abs().trim_start_matches('/')),
-                    b"pwned\n",
-                    0o644,
-                );
+                second
+                    .file("root/var/up/sentinel/keep", b"pwned\n", 0o644)
+                    .file(
+                        &format!("root/var/up/{}/keep", c.abs().trim_start_matches('/')),
+                        b"pwned\n",
+                        0o644,
+                    );
                 vec![c.image(z, 0, &first.gz()), c.image(z, 1, &second.gz())]
             },
             expect: Expect::Accepted(|c, root| {
@@ -655,7 +827,10 @@ fn links_cases() -> Vec<Case> {
                 vec![c.image(z, 0, &first.gz()), c.image(z, 1, &second.gz())]
             },
             expect: Expect::Accepted(|_, root| {
-                assert!(!is_link(&root.join("etc/motd")), "the link is replaced, not written through");
+                assert!(
+                    !is_link(&root.join("etc/motd")),
+                    "the link is replaced, not written through"
+                );
                 assert_eq!(read(&root.join("etc/motd")), b"zone motd\n");
             }),
         },
@@ -663,9 +838,15 @@ fn links_cases() -> Vec<Case> {
             name: "hostile-second-layer-rolls-back-first",
             build: |c, z| {
                 let mut first = Img::layer();
-                first.symlink("root/opt/s", &c.abs()).file("root/opt/first", b"first\n", 0o644);
+                first
+                    .symlink("root/opt/s", &c.abs())
+                    .file("root/opt/first", b"first\n", 0o644);
                 let mut second = Img::layer();
-                second.file("root/opt/s/pwned", b"pwned\n", 0o644).file("root/../pwned-second", b"pwned", 0o644);
+                second.file("root/opt/s/pwned", b"pwned\n", 0o644).file(
+                    "root/../pwned-second",
+                    b"pwned",
+                    0o644,
+                );
                 vec![c.image(z, 0, &first.gz()), c.image(z, 1, &second.gz())]
             },
             expect: Expect::Rejected(&["root/../pwned-second", "'..' components"]),
@@ -674,8 +855,12 @@ fn links_cases() -> Vec<Case> {
             name: "template-link-to-slash",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.file(&format!("root/usr/escape/{}/keep", c.abs().trim_start_matches('/')), b"pwned\n", 0o644)
-                    .file("root/usr/escape/pwned-top", b"pwned\n", 0o644);
+                i.file(
+                    &format!("root/usr/escape/{}/keep", c.abs().trim_start_matches('/')),
+                    b"pwned\n",
+                    0o644,
+                )
+                .file("root/usr/escape/pwned-top", b"pwned\n", 0o644);
                 one(c, z, i)
             },
             expect: Expect::Accepted(|c, root| {
@@ -696,8 +881,14 @@ fn links_cases() -> Vec<Case> {
             },
             expect: Expect::Accepted(|_, root| {
                 assert_eq!(read(&root.join("sentinel/keep")), b"pwned\n");
-                assert_eq!(std::fs::metadata(root.join("sentinel/d")).unwrap().mode() & 0o7777, 0o777);
-                assert_eq!(std::fs::read_link(root.join("sentinel/link")).unwrap(), Path::new("/etc/shadow"));
+                assert_eq!(
+                    std::fs::metadata(root.join("sentinel/d")).unwrap().mode() & 0o7777,
+                    0o777
+                );
+                assert_eq!(
+                    std::fs::read_link(root.join("sentinel/link")).unwrap(),
+                    Path::new("/etc/shadow")
+                );
             }),
         },
         Case {
@@ -725,14 +916,21 @@ fn links_cases() -> Vec<Case> {
                 // link; a directory entry over `usr/escape -> /` keeps it and
                 // changes nothing through it (here: the zone root's mode).
                 let mut i = Img::layer();
-                i.file("root/usr/bin/hi", b"mine\n", 0o755).dir("root/usr/escape", 0o700);
+                i.file("root/usr/bin/hi", b"mine\n", 0o755)
+                    .dir("root/usr/escape", 0o700);
                 one(c, z, i)
             },
             expect: Expect::Accepted(|c, root| {
                 assert!(!is_link(&root.join("usr/bin/hi")));
                 assert_eq!(read(&root.join("usr/bin/hi")), b"mine\n");
-                assert!(is_link(&root.join("usr/bin/hello")), "the link's target is untouched");
-                assert_eq!(std::fs::read_link(root.join("usr/escape")).unwrap(), Path::new("/"));
+                assert!(
+                    is_link(&root.join("usr/bin/hello")),
+                    "the link's target is untouched"
+                );
+                assert_eq!(
+                    std::fs::read_link(root.join("usr/escape")).unwrap(),
+                    Path::new("/")
+                );
                 let warm = c.f.mountpoint.join("zones/warm/root");
                 let mode = |p: &Path| std::fs::metadata(p).unwrap().mode();
                 assert_eq!(mode(root), mode(&warm), "the zone root keeps its mode");
@@ -790,7 +988,10 @@ fn input_cases() -> Vec<Case> {
                 i.entry(EntryType::Char, b"root/dev/pwned-null", b"", b"", 0o666);
                 one(c, z, i)
             },
-            expect: Expect::Rejected(&["root/dev/pwned-null", "device nodes and FIFOs are not allowed"]),
+            expect: Expect::Rejected(&[
+                "root/dev/pwned-null",
+                "device nodes and FIFOs are not allowed",
+            ]),
         },
         Case {
             name: "device-block",
@@ -799,7 +1000,10 @@ fn input_cases() -> Vec<Case> {
                 i.entry(EntryType::Block, b"root/dev/pwned-disk", b"", b"", 0o660);
                 one(c, z, i)
             },
-            expect: Expect::Rejected(&["root/dev/pwned-disk", "device nodes and FIFOs are not allowed"]),
+            expect: Expect::Rejected(&[
+                "root/dev/pwned-disk",
+                "device nodes and FIFOs are not allowed",
+            ]),
         },
         Case {
             name: "fifo",
@@ -808,7 +1012,10 @@ fn input_cases() -> Vec<Case> {
                 i.entry(EntryType::Fifo, b"root/tmp/pwned-fifo", b"", b"", 0o666);
                 one(c, z, i)
             },
-            expect: Expect::Rejected(&["root/tmp/pwned-fifo", "device nodes and FIFOs are not allowed"]),
+            expect: Expect::Rejected(&[
+                "root/tmp/pwned-fifo",
+                "device nodes and FIFOs are not allowed",
+            ]),
         },
         Case {
             name: "unknown-entry-type",
@@ -826,7 +1033,11 @@ fn input_cases() -> Vec<Case> {
                 i.file("root/usr", b"not a directory", 0o644);
                 one(c, z, i)
             },
-            expect: Expect::Rejected(&["\"root/usr\"", "type conflict", "a directory is never replaced"]),
+            expect: Expect::Rejected(&[
+                "\"root/usr\"",
+                "type conflict",
+                "a directory is never replaced",
+            ]),
         },
         Case {
             name: "file-becomes-a-directory",
@@ -896,10 +1107,28 @@ fn input_cases() -> Vec<Case> {
             name: "non-utf8-names",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.entry(EntryType::Regular, b"root/opt/caf\xe9", b"", b"latin1\n", 0o644)
-                    .entry(EntryType::Directory, b"root/opt/\xff\xfe/", b"", b"", 0o755)
-                    .entry(EntryType::Regular, b"root/opt/\xff\xfe/x", b"", b"x\n", 0o644)
-                    .entry(EntryType::Symlink, b"root/opt/l\x80", b"caf\xe9", b"", 0o777);
+                i.entry(
+                    EntryType::Regular,
+                    b"root/opt/caf\xe9",
+                    b"",
+                    b"latin1\n",
+                    0o644,
+                )
+                .entry(EntryType::Directory, b"root/opt/\xff\xfe/", b"", b"", 0o755)
+                .entry(
+                    EntryType::Regular,
+                    b"root/opt/\xff\xfe/x",
+                    b"",
+                    b"x\n",
+                    0o644,
+                )
+                .entry(
+                    EntryType::Symlink,
+                    b"root/opt/l\x80",
+                    b"caf\xe9",
+                    b"",
+                    0o777,
+                );
                 one(c, z, i)
             },
             expect: Expect::Accepted(|_, root| {
@@ -907,14 +1136,26 @@ fn input_cases() -> Vec<Case> {
                 let p = |b: &[u8]| opt.join(std::ffi::OsStr::from_bytes(b));
                 assert_eq!(read(&p(b"caf\xe9")), b"latin1\n");
                 assert_eq!(read(&p(b"\xff\xfe/x")), b"x\n");
-                assert_eq!(std::fs::read_link(p(b"l\x80")).unwrap().into_os_string().into_vec(), b"caf\xe9");
+                assert_eq!(
+                    std::fs::read_link(p(b"l\x80"))
+                        .unwrap()
+                        .into_os_string()
+                        .into_vec(),
+                    b"caf\xe9"
+                );
             }),
         },
         Case {
             name: "non-utf8-hostile-name",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.entry(EntryType::Regular, b"root/\xff/../../pwned", b"", b"pwned", 0o644);
+                i.entry(
+                    EntryType::Regular,
+                    b"root/\xff/../../pwned",
+                    b"",
+                    b"pwned",
+                    0o644,
+                );
                 one(c, z, i)
             },
             expect: Expect::Rejected(&["/../../pwned", "'..' components"]),
@@ -935,9 +1176,18 @@ fn input_cases() -> Vec<Case> {
             },
             expect: Expect::Accepted(|_, root| {
                 assert_eq!(read(&root.join("opt/dup")), b"second\n");
-                assert_eq!(std::fs::metadata(root.join("opt/dup")).unwrap().mode() & 0o7777, 0o644);
-                assert_eq!(std::fs::metadata(root.join("opt/dd")).unwrap().mode() & 0o7777, 0o750);
-                assert_eq!(std::fs::read_link(root.join("opt/l")).unwrap(), Path::new("second"));
+                assert_eq!(
+                    std::fs::metadata(root.join("opt/dup")).unwrap().mode() & 0o7777,
+                    0o644
+                );
+                assert_eq!(
+                    std::fs::metadata(root.join("opt/dd")).unwrap().mode() & 0o7777,
+                    0o750
+                );
+                assert_eq!(
+                    std::fs::read_link(root.join("opt/l")).unwrap(),
+                    Path::new("second")
+                );
                 assert_eq!(std::fs::metadata(root.join("opt/dup")).unwrap().nlink(), 2);
             }),
         },
@@ -954,7 +1204,11 @@ fn input_cases() -> Vec<Case> {
             name: "metadata-after-root",
             build: |c, z| {
                 let mut i = Img::empty();
-                i.file("root/opt/early", b"early", 0o644).file("oxide.json", LAYER.as_bytes(), 0o644);
+                i.file("root/opt/early", b"early", 0o644).file(
+                    "oxide.json",
+                    LAYER.as_bytes(),
+                    0o644,
+                );
                 one(c, z, i)
             },
             expect: Expect::Rejected(&["oxide.json must come before the first root/ entry"]),
@@ -963,7 +1217,11 @@ fn input_cases() -> Vec<Case> {
             name: "metadata-duplicated",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.file("root/opt/x", b"x", 0o644).file("./oxide.json", br#"{"v":"1","t":"baseline"}"#, 0o644);
+                i.file("root/opt/x", b"x", 0o644).file(
+                    "./oxide.json",
+                    br#"{"v":"1","t":"baseline"}"#,
+                    0o644,
+                );
                 one(c, z, i)
             },
             expect: Expect::Rejected(&["oxide.json appears more than once"]),
@@ -1036,7 +1294,13 @@ fn input_cases() -> Vec<Case> {
             build: |c, z| {
                 let mut i = Img::layer();
                 // A PAX global header: its name and records are not for the installer.
-                i.entry(EntryType::XGlobalHeader, b"pax_global_header", b"", b"19 path=/etc/pwned\n", 0o644);
+                i.entry(
+                    EntryType::XGlobalHeader,
+                    b"pax_global_header",
+                    b"",
+                    b"19 path=/etc/pwned\n",
+                    0o644,
+                );
                 i.file("README", b"readme", 0o644)
                     .file("etc/pwned-outside", b"pwned", 0o644)
                     .file("rootfs/pwned", b"pwned", 0o644)
@@ -1047,8 +1311,18 @@ fn input_cases() -> Vec<Case> {
             },
             expect: Expect::Accepted(|_, root| {
                 assert_eq!(read(&root.join("opt/inside")), b"inside\n");
-                for p in ["etc/pwned-outside", "rootfs", "pwned-dot", "sub", "README", "pax_global_header"] {
-                    assert!(std::fs::symlink_metadata(root.join(p)).is_err(), "{p} is not installed");
+                for p in [
+                    "etc/pwned-outside",
+                    "rootfs",
+                    "pwned-dot",
+                    "sub",
+                    "README",
+                    "pax_global_header",
+                ] {
+                    assert!(
+                        std::fs::symlink_metadata(root.join(p)).is_err(),
+                        "{p} is not installed"
+                    );
                 }
             }),
         },
@@ -1062,7 +1336,11 @@ fn input_cases() -> Vec<Case> {
             expect: Expect::Accepted(|c, root| {
                 let warm = c.f.mountpoint.join("zones/warm/root");
                 let m = std::fs::metadata(root).unwrap();
-                assert_eq!(m.mode(), std::fs::metadata(warm).unwrap().mode(), "the zone root keeps its mode");
+                assert_eq!(
+                    m.mode(),
+                    std::fs::metadata(warm).unwrap().mode(),
+                    "the zone root keeps its mode"
+                );
                 assert_eq!((m.uid(), m.gid()), (0, 0));
             }),
         },
@@ -1073,7 +1351,9 @@ fn input_cases() -> Vec<Case> {
                 bytes(c, z, &g[..g.len() / 2])
             },
             // Cut inside the deflate stream or inside the entry's data.
-            expect: Expect::Rejected(&["corrupt or truncated archive|the archive ends inside its data"]),
+            expect: Expect::Rejected(&[
+                "corrupt or truncated archive|the archive ends inside its data",
+            ]),
         },
         Case {
             name: "gzip-bad-crc",
@@ -1092,7 +1372,9 @@ fn input_cases() -> Vec<Case> {
                 g.extend_from_slice(b"trailing garbage");
                 bytes(c, z, &g)
             },
-            expect: Expect::Rejected(&["16 bytes of trailing data after the end of the gzip stream"]),
+            expect: Expect::Rejected(&[
+                "16 bytes of trailing data after the end of the gzip stream",
+            ]),
         },
         Case {
             name: "not-gzip",
@@ -1122,7 +1404,8 @@ fn input_cases() -> Vec<Case> {
             name: "pax-path-escape",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.pax(&[("path", b"root/../../../../sentinel/pwned-pax")]).file("root/opt/benign", b"pwned", 0o644);
+                i.pax(&[("path", b"root/../../../../sentinel/pwned-pax")])
+                    .file("root/opt/benign", b"pwned", 0o644);
                 one(c, z, i)
             },
             // The PAX name is the entry's name (the header's is a decoy).
@@ -1132,7 +1415,8 @@ fn input_cases() -> Vec<Case> {
             name: "pax-linkpath-escape",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.pax(&[("linkpath", b"root/../../../../sentinel/keep")]).hardlink("root/opt/h", "root/opt/benign");
+                i.pax(&[("linkpath", b"root/../../../../sentinel/keep")])
+                    .hardlink("root/opt/h", "root/opt/benign");
                 one(c, z, i)
             },
             expect: Expect::Rejected(&["root/opt/h", "hard link target", "sentinel/keep"]),
@@ -1141,7 +1425,8 @@ fn input_cases() -> Vec<Case> {
             name: "pax-uid-out-of-range",
             build: |c, z| {
                 let mut i = Img::layer();
-                i.pax(&[("uid", b"4294967296")]).file("root/opt/owned", b"x", 0o644);
+                i.pax(&[("uid", b"4294967296")])
+                    .file("root/opt/owned", b"x", 0o644);
                 one(c, z, i)
             },
             expect: Expect::Rejected(&["root/opt/owned", "owner id 4294967296 is out of range"]),
@@ -1155,7 +1440,10 @@ fn input_cases() -> Vec<Case> {
                 i.file(&long, b"gnu\n", 0o644)
                     .symlink("root/opt/longlink", &up)
                     .file("root/opt/longlink/keep", b"pwned\n", 0o644)
-                    .pax(&[("path", format!("root/opt/{}", "x".repeat(200)).as_bytes()), ("linkpath", up.as_bytes())])
+                    .pax(&[
+                        ("path", format!("root/opt/{}", "x".repeat(200)).as_bytes()),
+                        ("linkpath", up.as_bytes()),
+                    ])
                     .symlink("root/opt/pax-decoy", "decoy");
                 one(c, z, i)
             },
@@ -1177,11 +1465,15 @@ fn input_cases() -> Vec<Case> {
                 let mut h = header(EntryType::GNULongName, 16 << 20, 0o644);
                 h.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
                 h.set_cksum();
-                i.b.append(&h, std::io::Read::take(std::io::repeat(b'a'), 16 << 20)).unwrap();
+                i.b.append(&h, std::io::Read::take(std::io::repeat(b'a'), 16 << 20))
+                    .unwrap();
                 i.file("root/opt/after", b"x", 0o644);
                 vec![gzip_with_command(c, z, i)]
             },
-            expect: Expect::Rejected(&["corrupt or truncated archive", "take more than 1048576 bytes"]),
+            expect: Expect::Rejected(&[
+                "corrupt or truncated archive",
+                "take more than 1048576 bytes",
+            ]),
         },
         Case {
             name: "fills-the-quota",
@@ -1195,7 +1487,8 @@ fn input_cases() -> Vec<Case> {
                 let mut h = header(EntryType::Regular, size, 0o644);
                 h.as_old_mut().name[..12].copy_from_slice(b"root/opt/big");
                 h.set_cksum();
-                i.b.append(&h, std::io::Read::take(std::io::repeat(0), size)).unwrap();
+                i.b.append(&h, std::io::Read::take(std::io::repeat(0), size))
+                    .unwrap();
                 vec![gzip_with_command(c, z, i)]
             },
             expect: Expect::Rejected(&["root/opt/big", "cannot write the file"]),
@@ -1219,9 +1512,16 @@ fn hostile_types_metadata_and_streams() {
 #[test]
 fn the_corpus_is_large_and_mixed() {
     let all: Vec<Case> = links_cases().into_iter().chain(input_cases()).collect();
-    let rejected = all.iter().filter(|c| matches!(c.expect, Expect::Rejected(_))).count();
+    let rejected = all
+        .iter()
+        .filter(|c| matches!(c.expect, Expect::Rejected(_)))
+        .count();
     assert!(all.len() >= 30, "{} cases", all.len());
-    assert!(rejected >= 15 && all.len() - rejected >= 10, "{rejected} of {} rejected", all.len());
+    assert!(
+        rejected >= 15 && all.len() - rejected >= 10,
+        "{rejected} of {} rejected",
+        all.len()
+    );
     let names: BTreeSet<_> = all.iter().map(|c| c.name).collect();
     assert_eq!(names.len(), all.len(), "case names are unique");
 }

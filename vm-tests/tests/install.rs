@@ -11,7 +11,12 @@ use omicron1_vm_tests::fixture::{sha256_hex, Entry, Fixture, Layer};
 use omicron1_zfs::{CreateOptions, Zfs};
 
 fn ok(out: &Output) -> String {
-    assert_eq!(out.status.code(), Some(0), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -44,57 +49,141 @@ fn install_clones_the_template_and_applies_layers_in_order() {
             Entry::File("usr/bin/hello", b"replaced by an image\n", 0o755),
         ],
     );
-    let second = simple_layer(&f, "second", &[Entry::File("etc/motd", b"from the second layer\n", 0o644)]);
-    let out = ok(&f.hook("z1", &zp, &["install", first.to_str().unwrap(), second.to_str().unwrap()]));
-    for line in ["installing zone z1", "building template", "replicating /usr tree...",
-        "replicated /usr:", "pruning SMF manifests...", "pruning global-only files...",
-        "unpacking baseline archive...", "unpacking image", "install complete"] {
-        assert!(out.contains(&format!("INFO: omicron: {line}")), "missing {line:?} in:\n{out}");
+    let second = simple_layer(
+        &f,
+        "second",
+        &[Entry::File("etc/motd", b"from the second layer\n", 0o644)],
+    );
+    let out = ok(&f.hook(
+        "z1",
+        &zp,
+        &["install", first.to_str().unwrap(), second.to_str().unwrap()],
+    ));
+    for line in [
+        "installing zone z1",
+        "building template",
+        "replicating /usr tree...",
+        "replicated /usr:",
+        "pruning SMF manifests...",
+        "pruning global-only files...",
+        "unpacking baseline archive...",
+        "unpacking image",
+        "install complete",
+    ] {
+        assert!(
+            out.contains(&format!("INFO: omicron: {line}")),
+            "missing {line:?} in:\n{out}"
+        );
     }
 
     let root_ds = f.root_dataset("z1");
     let origin = prop(&f, &root_ds, "origin").expect("the zone root is a clone");
-    assert!(origin.starts_with(&format!("{}/t-", f.templates())) && origin.ends_with("@ready"), "{origin}");
-    assert_eq!(f.zfs.dataset_mounted_at(&zp.join("root")).unwrap(), Some(root_ds.clone()));
+    assert!(
+        origin.starts_with(&format!("{}/t-", f.templates())) && origin.ends_with("@ready"),
+        "{origin}"
+    );
+    assert_eq!(
+        f.zfs.dataset_mounted_at(&zp.join("root")).unwrap(),
+        Some(root_ds.clone())
+    );
 
     let root = zp.join("root");
     // Replicated: executables and shared objects link into /system, the rest is copied.
-    assert_eq!(std::fs::read_link(root.join("lib/libc.so.1")).unwrap(), Path::new("../system/lib/libc.so.1"));
+    assert_eq!(
+        std::fs::read_link(root.join("lib/libc.so.1")).unwrap(),
+        Path::new("../system/lib/libc.so.1")
+    );
     assert_eq!(
         std::fs::read_link(root.join("usr/lib/libdemo.so.1")).unwrap(),
         Path::new("../../system/usr/lib/libdemo.so.1")
     );
-    assert_eq!(std::fs::read(root.join("usr/share/doc/readme")).unwrap(), b"documentation\n");
-    assert_eq!(std::fs::metadata(root.join("usr/share/doc/readme")).unwrap().mode() & 0o7777, 0o640);
-    assert_eq!(std::fs::read_link(root.join("usr/bin/hi")).unwrap(), Path::new("hello"));
+    assert_eq!(
+        std::fs::read(root.join("usr/share/doc/readme")).unwrap(),
+        b"documentation\n"
+    );
+    assert_eq!(
+        std::fs::metadata(root.join("usr/share/doc/readme"))
+            .unwrap()
+            .mode()
+            & 0o7777,
+        0o640
+    );
+    assert_eq!(
+        std::fs::read_link(root.join("usr/bin/hi")).unwrap(),
+        Path::new("hello")
+    );
     // Pruned, global-only removed, baseline unpacked.
-    assert!(!root.join("lib/svc/manifest").exists(), "SMF manifests are pruned");
-    assert!(root.join("lib/svc/method/net").symlink_metadata().is_ok(), "the rest of lib/svc stays");
-    assert!(!root.join("usr/lib/gz-only.conf").exists(), "gzonly.txt paths are removed");
-    assert_eq!(std::fs::read(root.join("etc/passwd")).unwrap(), b"root:x:0:0::/root:/bin/sh\n");
+    assert!(
+        !root.join("lib/svc/manifest").exists(),
+        "SMF manifests are pruned"
+    );
+    assert!(
+        root.join("lib/svc/method/net").symlink_metadata().is_ok(),
+        "the rest of lib/svc stays"
+    );
+    assert!(
+        !root.join("usr/lib/gz-only.conf").exists(),
+        "gzonly.txt paths are removed"
+    );
+    assert_eq!(
+        std::fs::read(root.join("etc/passwd")).unwrap(),
+        b"root:x:0:0::/root:/bin/sh\n"
+    );
     // Layers in order, later wins; an image file replaces a template symlink.
-    assert_eq!(std::fs::read(root.join("etc/motd")).unwrap(), b"from the second layer\n");
-    assert_eq!(std::fs::read(root.join("opt/app/bin/app")).unwrap(), b"#!/bin/sh\necho first\n");
+    assert_eq!(
+        std::fs::read(root.join("etc/motd")).unwrap(),
+        b"from the second layer\n"
+    );
+    assert_eq!(
+        std::fs::read(root.join("opt/app/bin/app")).unwrap(),
+        b"#!/bin/sh\necho first\n"
+    );
     let hello = root.join("usr/bin/hello");
-    assert!(hello.symlink_metadata().unwrap().is_file(), "a file replaces the symlink");
+    assert!(
+        hello.symlink_metadata().unwrap().is_file(),
+        "a file replaces the symlink"
+    );
     assert_eq!(std::fs::read(&hello).unwrap(), b"replaced by an image\n");
 
     // Recorded: state, images with their digests and oxide.json fields.
-    assert_eq!(prop(&f, &root_ds, "omicron1:state").as_deref(), Some("installed"));
+    assert_eq!(
+        prop(&f, &root_ds, "omicron1:state").as_deref(),
+        Some("installed")
+    );
     assert_eq!(prop(&f, &root_ds, "omicron1:zone").as_deref(), Some("z1"));
     assert_eq!(prop(&f, &root_ds, "omicron1:images").as_deref(), Some("2"));
-    assert_eq!(prop(&f, &root_ds, "omicron1:image.0.sha256"), Some(sha256_hex(&first)));
-    assert_eq!(prop(&f, &root_ds, "omicron1:image.1.sha256"), Some(sha256_hex(&second)));
-    assert_eq!(prop(&f, &root_ds, "omicron1:image.0.pkg").as_deref(), Some("first"));
-    assert_eq!(prop(&f, &root_ds, "omicron1:image.1.version").as_deref(), Some("1.0.0"));
-    assert_eq!(prop(&f, &root_ds, "omicron1:image.0.path"), Some(first.display().to_string()));
+    assert_eq!(
+        prop(&f, &root_ds, "omicron1:image.0.sha256"),
+        Some(sha256_hex(&first))
+    );
+    assert_eq!(
+        prop(&f, &root_ds, "omicron1:image.1.sha256"),
+        Some(sha256_hex(&second))
+    );
+    assert_eq!(
+        prop(&f, &root_ds, "omicron1:image.0.pkg").as_deref(),
+        Some("first")
+    );
+    assert_eq!(
+        prop(&f, &root_ds, "omicron1:image.1.version").as_deref(),
+        Some("1.0.0")
+    );
+    assert_eq!(
+        prop(&f, &root_ds, "omicron1:image.0.path"),
+        Some(first.display().to_string())
+    );
 
     // The template records what it was built from.
     let template = f.zfs.children(&f.templates()).unwrap().remove(0);
-    assert_eq!(prop(&f, &template, "omicron1:boot-id").as_deref(), Some("boot-inst_basic"));
+    assert_eq!(
+        prop(&f, &template, "omicron1:boot-id").as_deref(),
+        Some("boot-inst_basic")
+    );
     let baseline_digest = prop(&f, &template, "omicron1:baseline-sha256").unwrap();
     assert_eq!(baseline_digest.len(), 64);
-    assert!(prop(&f, &template, "omicron1:created").unwrap().ends_with('Z'));
+    assert!(prop(&f, &template, "omicron1:created")
+        .unwrap()
+        .ends_with('Z'));
 }
 
 #[test]
@@ -105,8 +194,22 @@ fn metadata_is_preserved() {
     let long = format!("opt/{}/{}", "d".repeat(120), "f".repeat(150));
     {
         let mut l = Layer::layer(&path, "meta");
-        l.raw_file("root/opt/owned", b"owned\n", 0o640, 1234, 5678, 1_500_000_000);
-        l.raw_file("root/opt/suid", b"\x7fELF suid\n", 0o4755, 0, 0, 1_500_000_000);
+        l.raw_file(
+            "root/opt/owned",
+            b"owned\n",
+            0o640,
+            1234,
+            5678,
+            1_500_000_000,
+        );
+        l.raw_file(
+            "root/opt/suid",
+            b"\x7fELF suid\n",
+            0o4755,
+            0,
+            0,
+            1_500_000_000,
+        );
         l.entries(&[
             Entry::File(&long, b"long\n", 0o644),
             Entry::Symlink("opt/link", "owned"),
@@ -120,9 +223,19 @@ fn metadata_is_preserved() {
     assert_eq!((owned.uid(), owned.gid()), (1234, 5678));
     assert_eq!(owned.mode() & 0o7777, 0o640);
     assert_eq!(owned.mtime(), 1_500_000_000);
-    assert_eq!(std::fs::metadata(root.join("opt/suid")).unwrap().permissions().mode() & 0o7777, 0o4755);
+    assert_eq!(
+        std::fs::metadata(root.join("opt/suid"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777,
+        0o4755
+    );
     assert_eq!(std::fs::read(root.join(&long)).unwrap(), b"long\n");
-    assert_eq!(std::fs::read_link(root.join("opt/link")).unwrap(), Path::new("owned"));
+    assert_eq!(
+        std::fs::read_link(root.join("opt/link")).unwrap(),
+        Path::new("owned")
+    );
     let hard = std::fs::metadata(root.join("opt/hard")).unwrap();
     assert_eq!(hard.ino(), owned.ino(), "a hard link is the same inode");
 }
@@ -134,17 +247,27 @@ fn one_template_serves_several_installs_and_uninstall_leaves_it() {
     let mut outputs = Vec::new();
     for zone in ["a", "b", "c"] {
         let zp = f.zonepath(zone);
-        outputs.push(ok(&f.hook(zone, &zp, &["install", image.to_str().unwrap()])));
+        outputs.push(ok(&f.hook(
+            zone,
+            &zp,
+            &["install", image.to_str().unwrap()],
+        )));
     }
     assert!(outputs[0].contains("building template"));
     for out in &outputs[1..] {
-        assert!(!out.contains("building template") && out.contains("using template"), "{out}");
+        assert!(
+            !out.contains("building template") && out.contains("using template"),
+            "{out}"
+        );
     }
     assert_eq!(template_count(&f), 1);
     let zp = f.mountpoint.join("zones/b");
     ok(&f.hook("b", &zp, &["uninstall", "-F"]));
     assert!(!f.zfs.exists((&f.root_dataset("b")).into()).unwrap());
-    assert!(f.zfs.exists((&f.root_dataset("a")).into()).unwrap(), "other zones stay");
+    assert!(
+        f.zfs.exists((&f.root_dataset("a")).into()).unwrap(),
+        "other zones stay"
+    );
     assert_eq!(template_count(&f), 1, "uninstall leaves a current template");
     // Uninstalling again has nothing to do and succeeds.
     ok(&f.hook("b", &zp, &["uninstall"]));
@@ -181,8 +304,16 @@ fn eight_parallel_installs_build_one_template() {
     assert_eq!(template_count(&f), 1);
     for z in &zones {
         let root = f.mountpoint.join("zones").join(z).join("root");
-        assert_eq!(std::fs::read(root.join("opt/app")).unwrap(), b"app\n", "zone {z}");
-        assert_eq!(std::fs::read(root.join("etc/motd")).unwrap(), b"baseline motd\n", "zone {z}");
+        assert_eq!(
+            std::fs::read(root.join("opt/app")).unwrap(),
+            b"app\n",
+            "zone {z}"
+        );
+        assert_eq!(
+            std::fs::read(root.join("etc/motd")).unwrap(),
+            b"baseline motd\n",
+            "zone {z}"
+        );
     }
 }
 
@@ -198,12 +329,22 @@ fn a_failed_install_rolls_back_and_exits_254() {
         l.finish();
     }
     let zp = f.zonepath("z1");
-    let out = f.hook("z1", &zp, &["install", good.to_str().unwrap(), bad.to_str().unwrap()]);
+    let out = f.hook(
+        "z1",
+        &zp,
+        &["install", good.to_str().unwrap(), bad.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(254));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains(bad.to_str().unwrap()), "names the image: {stderr}");
+    assert!(
+        stderr.contains(bad.to_str().unwrap()),
+        "names the image: {stderr}"
+    );
     assert!(stderr.contains("escape"), "names the entry: {stderr}");
-    assert!(!f.zfs.exists((&f.root_dataset("z1")).into()).unwrap(), "no zone root is left");
+    assert!(
+        !f.zfs.exists((&f.root_dataset("z1")).into()).unwrap(),
+        "no zone root is left"
+    );
     assert!(!zp.join("root/opt").exists(), "no files are left");
     assert!(!Path::new("/tmp/tp/inst_fail/escape").exists());
     // The template is intact and still clones.
@@ -235,7 +376,10 @@ fn clone_hook_makes_an_o1_clone_of_the_source_root() {
     assert_eq!(out.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&out.stderr).contains("dependent clones"));
     ok(&f.hook("dst", &dst, &["uninstall"]));
-    assert!(!f.zfs.exists((&origin.parse::<omicron1_zfs::SnapshotName>().unwrap()).into()).unwrap());
+    assert!(!f
+        .zfs
+        .exists((&origin.parse::<omicron1_zfs::SnapshotName>().unwrap()).into())
+        .unwrap());
     ok(&f.hook("src", &src, &["uninstall"]));
     // Cloning a zone that is not installed fails cleanly.
     let out = f.hook("dst", &dst, &["clone", "src"]);
@@ -251,10 +395,16 @@ fn a_zonepath_not_on_zfs_falls_back_to_copying() {
     std::fs::create_dir_all(&zp).unwrap();
     let out = f.hook("plain", &zp, &["install", image.to_str().unwrap()]);
     ok(&out);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a ZFS mountpoint"), "warns");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not a ZFS mountpoint"),
+        "warns"
+    );
     let root = zp.join("root");
     assert_eq!(std::fs::read(root.join("opt/app")).unwrap(), b"app\n");
-    assert_eq!(std::fs::read(root.join("etc/motd")).unwrap(), b"baseline motd\n");
+    assert_eq!(
+        std::fs::read(root.join("etc/motd")).unwrap(),
+        b"baseline motd\n"
+    );
     assert!(std::fs::read_link(root.join("sbin/init")).is_ok());
     assert_eq!(template_count(&f), 0, "no template for a copied zone");
     ok(&f.hook("plain", &zp, &["uninstall", "-F"]));
@@ -278,21 +428,48 @@ fn zones_under_an_encrypted_parent_stay_encrypted() {
     std::fs::write(&key, "correct horse battery staple").unwrap();
     let crypt = f.dataset.child("crypt").unwrap();
     let keylocation = format!("file://{}", key.display());
-    let props = [("encryption", "on"), ("keyformat", "passphrase"), ("keylocation", keylocation.as_str())];
-    f.zfs.create(&crypt, &CreateOptions { parents: false, properties: &props }).unwrap();
+    let props = [
+        ("encryption", "on"),
+        ("keyformat", "passphrase"),
+        ("keylocation", keylocation.as_str()),
+    ];
+    f.zfs
+        .create(
+            &crypt,
+            &CreateOptions {
+                parents: false,
+                properties: &props,
+            },
+        )
+        .unwrap();
     let zone_parent = crypt.child("zone").unwrap();
-    f.zfs.create(&zone_parent, &CreateOptions::default()).unwrap();
+    f.zfs
+        .create(&zone_parent, &CreateOptions::default())
+        .unwrap();
     let zpds = zone_parent.child("z1").unwrap();
     f.zfs.create(&zpds, &CreateOptions::default()).unwrap();
     let zp = f.mountpoint.join("crypt/zone/z1");
     let image = simple_layer(&f, "app", &[Entry::File("opt/app", b"app\n", 0o644)]);
     ok(&f.hook("z1", &zp, &["install", image.to_str().unwrap()]));
     let root = zpds.child("root").unwrap();
-    assert_ne!(prop(&f, &root, "encryption").as_deref(), Some("off"), "the zone root is encrypted");
-    assert_eq!(prop(&f, &root, "encryptionroot"), prop(&f, &zpds, "encryptionroot"));
-    assert_eq!(prop(&f, &root, "encryptionroot").as_deref(), Some(crypt.as_str()));
+    assert_ne!(
+        prop(&f, &root, "encryption").as_deref(),
+        Some("off"),
+        "the zone root is encrypted"
+    );
+    assert_eq!(
+        prop(&f, &root, "encryptionroot"),
+        prop(&f, &zpds, "encryptionroot")
+    );
+    assert_eq!(
+        prop(&f, &root, "encryptionroot").as_deref(),
+        Some(crypt.as_str())
+    );
     let origin = prop(&f, &root, "origin").unwrap();
-    assert!(origin.starts_with(&format!("{zone_parent}/omicron1-templates/")), "{origin}");
+    assert!(
+        origin.starts_with(&format!("{zone_parent}/omicron1-templates/")),
+        "{origin}"
+    );
 }
 
 #[test]
@@ -303,7 +480,12 @@ fn hooks_accept_what_zoneadm_passes() {
     let img = image.to_str().unwrap();
     ok(&f.hook("z1", &zp, &["verify_adm", "install", img]));
     ok(&f.hook("z1", &zp, &["verify_adm", "boot"]));
-    assert_eq!(f.hook("z1", &zp, &["verify_adm", "install", "/nonexistent.tgz"]).status.code(), Some(254));
+    assert_eq!(
+        f.hook("z1", &zp, &["verify_adm", "install", "/nonexistent.tgz"])
+            .status
+            .code(),
+        Some(254)
+    );
     // attach before install has nothing to attach.
     assert_eq!(f.hook("z1", &zp, &["attach"]).status.code(), Some(254));
     ok(&f.hook("z1", &zp, &["install", img]));
@@ -312,15 +494,30 @@ fn hooks_accept_what_zoneadm_passes() {
     ok(&f.hook("z1", &zp, &["poststatechange", "5", "1"]));
     ok(&f.hook("z1", &zp, &["detach"]));
     ok(&f.hook("z1", &zp, &["attach", "-F"]));
-    assert!(f.zfs.exists((&f.root_dataset("z1")).into()).unwrap(), "detach/attach keep the root");
+    assert!(
+        f.zfs.exists((&f.root_dataset("z1")).into()).unwrap(),
+        "detach/attach keep the root"
+    );
     // verify_cfg gets only a file.
     let xml = f.dir.join("z1.xml");
     f.write_zone_config("z1", &zp, "");
     std::fs::copy(f.zones_dir.join("z1.xml"), &xml).unwrap();
-    let out = f.command().args(["verify_cfg", xml.to_str().unwrap()]).output().unwrap();
+    let out = f
+        .command()
+        .args(["verify_cfg", xml.to_str().unwrap()])
+        .output()
+        .unwrap();
     ok(&out);
-    std::fs::write(&xml, "<zone name=\"z1\" brand=\"omicron1\" ip-type=\"shared\"/>").unwrap();
-    let out = f.command().args(["verify_cfg", xml.to_str().unwrap()]).output().unwrap();
+    std::fs::write(
+        &xml,
+        "<zone name=\"z1\" brand=\"omicron1\" ip-type=\"shared\"/>",
+    )
+    .unwrap();
+    let out = f
+        .command()
+        .args(["verify_cfg", xml.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(254));
     assert!(String::from_utf8_lossy(&out.stderr).contains("ip-type=exclusive"));
 }
@@ -338,11 +535,21 @@ fn a_signal_during_unpack_rolls_back() {
         let mut l = Layer::layer(&big, "big");
         let content = vec![b'x'; 8192];
         for i in 0..4000 {
-            l.raw_file(&format!("root/opt/big/{i:05}"), &content, 0o644, 0, 0, 1_600_000_000);
+            l.raw_file(
+                &format!("root/opt/big/{i:05}"),
+                &content,
+                0o644,
+                0,
+                0,
+                1_600_000_000,
+            );
         }
         l.finish();
     }
-    for signal in [nix::sys::signal::Signal::SIGTERM, nix::sys::signal::Signal::SIGINT] {
+    for signal in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGINT,
+    ] {
         let zone = format!("z{}", signal as i32);
         let zp = f.zonepath(&zone);
         let mut child = f
@@ -367,9 +574,20 @@ fn a_signal_during_unpack_rolls_back() {
         let pid = nix::unistd::Pid::from_raw(child.id() as i32);
         nix::sys::signal::kill(pid, signal).unwrap();
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(254), "{signal}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("interrupted"), "{signal}");
-        assert!(!f.zfs.exists((&f.root_dataset(&zone)).into()).unwrap(), "{signal}: root destroyed");
+        assert_eq!(
+            out.status.code(),
+            Some(254),
+            "{signal}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("interrupted"),
+            "{signal}"
+        );
+        assert!(
+            !f.zfs.exists((&f.root_dataset(&zone)).into()).unwrap(),
+            "{signal}: root destroyed"
+        );
     }
     assert_eq!(template_count(&f), 1, "the template is untouched");
 }

@@ -49,7 +49,13 @@ struct Stopped {
 }
 
 /// Starts `install` for `zone` with extra environment, not waiting for it.
-fn spawn_install(f: &Fixture, zone: &str, zp: &Path, image: &Path, env: &[(&str, &str)]) -> (Pid, PathBuf, PathBuf) {
+fn spawn_install(
+    f: &Fixture,
+    zone: &str,
+    zp: &Path,
+    image: &Path,
+    env: &[(&str, &str)],
+) -> (Pid, PathBuf, PathBuf) {
     let stdout = f.dir.join(format!("{zone}.stdout"));
     let stderr = f.dir.join(format!("{zone}.stderr"));
     let mut cmd = f.command();
@@ -73,14 +79,23 @@ fn spawn_install(f: &Fixture, zone: &str, zp: &Path, image: &Path, env: &[(&str,
 }
 
 /// Runs `install` of `zone` until it stops at `point`.
-fn install_until(f: &Fixture, zone: &str, zp: &Path, image: &Path, point: &str, env: &[(&str, &str)]) -> Stopped {
+fn install_until(
+    f: &Fixture,
+    zone: &str,
+    zp: &Path,
+    image: &Path,
+    point: &str,
+    env: &[(&str, &str)],
+) -> Stopped {
     let mut env = env.to_vec();
     env.push(("OMICRON1_STOP_AT", point));
     let (pid, stdout, stderr) = spawn_install(f, zone, zp, image, &env);
     let started = Instant::now();
     loop {
         match waitpid(pid, Some(WaitPidFlag::WUNTRACED | WaitPidFlag::WNOHANG)).unwrap() {
-            WaitStatus::StillAlive if started.elapsed() < DEADLINE => std::thread::sleep(Duration::from_millis(20)),
+            WaitStatus::StillAlive if started.elapsed() < DEADLINE => {
+                std::thread::sleep(Duration::from_millis(20))
+            }
             WaitStatus::Stopped(_, Signal::SIGSTOP) => break,
             other => {
                 let _ = kill(pid, Signal::SIGKILL);
@@ -95,9 +110,17 @@ fn install_until(f: &Fixture, zone: &str, zp: &Path, image: &Path, point: &str, 
     }
     let name = point.split('#').next().unwrap();
     let said = read(&stderr);
-    assert!(said.contains(&format!("stopping at {name}#")), "{zone}: {said}");
+    assert!(
+        said.contains(&format!("stopping at {name}#")),
+        "{zone}: {said}"
+    );
     eprintln!("{zone}: stopped at {point} after {:?}", started.elapsed());
-    Stopped { pid, point: point.to_string(), stdout, stderr }
+    Stopped {
+        pid,
+        point: point.to_string(),
+        stdout,
+        stderr,
+    }
 }
 
 impl Stopped {
@@ -128,7 +151,12 @@ fn wait_exit(pid: Pid) -> i32 {
 
 fn ok(f: &Fixture, zone: &str, zp: &Path, image: &Path) -> String {
     let out = f.hook(zone, zp, &["install", image.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "{zone}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{zone}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -165,7 +193,10 @@ fn walk_count(dir: &Path) -> u64 {
 fn image(f: &Fixture, name: &str, files: usize) -> PathBuf {
     let path = f.image_path(name);
     let names: Vec<String> = (0..files).map(|i| format!("opt/f{i}")).collect();
-    let entries: Vec<Entry<'_>> = names.iter().map(|n| Entry::File(n, b"data\n", 0o644)).collect();
+    let entries: Vec<Entry<'_>> = names
+        .iter()
+        .map(|n| Entry::File(n, b"data\n", 0o644))
+        .collect();
     let mut l = Layer::layer(&path, name);
     l.entries(&entries);
     l.finish();
@@ -177,7 +208,11 @@ fn killed_template_builds_are_never_cloned() {
     let f = Fixture::new("kill_build");
     let img = image(&f, "app", 2);
     let src = &f.source_root;
-    let (usr, lib, sbin) = (walk_count(&src.join("usr")), walk_count(&src.join("lib")), walk_count(&src.join("sbin")));
+    let (usr, lib, sbin) = (
+        walk_count(&src.join("usr")),
+        walk_count(&src.join("lib")),
+        walk_count(&src.join("sbin")),
+    );
     assert!(usr >= 3 && lib >= 3 && sbin >= 1, "{usr} {lib} {sbin}");
     // The walk does usr, then lib, then sbin: the second entry of each.
     let points = [
@@ -195,27 +230,49 @@ fn killed_template_builds_are_never_cloned() {
         let zp = f.zonepath(&zone);
         let stopped = install_until(&f, &zone, &zp, &img, point, &[]);
         let out = stopped.stdout();
-        assert!(out.contains("INFO: omicron: building template"), "{point}: {out}");
+        assert!(
+            out.contains("INFO: omicron: building template"),
+            "{point}: {out}"
+        );
         if i > 0 {
-            assert!(out.contains("destroying unfinished template"), "{point}: the last one is destroyed: {out}");
+            assert!(
+                out.contains("destroying unfinished template"),
+                "{point}: the last one is destroyed: {out}"
+            );
         }
         let t = templates(&f);
         assert_eq!(t.len(), 1, "{point}: {t:?}");
         let template = t[0].clone();
-        assert!(!f.zfs.exists((&ready(&template)).into()).unwrap(), "{point}: no @ready while building");
+        assert!(
+            !f.zfs.exists((&ready(&template)).into()).unwrap(),
+            "{point}: no @ready while building"
+        );
         let guid = get(&f, &template, "guid").unwrap();
-        assert!(!guids.contains(&guid), "{point}: a new dataset, not the killed one");
+        assert!(
+            !guids.contains(&guid),
+            "{point}: a new dataset, not the killed one"
+        );
         guids.push(guid);
         // Poison the half-built template where it is mounted: if it were ever
         // cloned, a zone would show the file.
         if get(&f, &template, "mounted").as_deref() == Some("yes") {
             let mountpoint = get(&f, &template, "mountpoint").unwrap();
-            std::fs::write(Path::new(&mountpoint).join(format!("poison-{i}")), b"half-built\n").unwrap();
+            std::fs::write(
+                Path::new(&mountpoint).join(format!("poison-{i}")),
+                b"half-built\n",
+            )
+            .unwrap();
         }
         stopped.kill();
         assert!(!exists(&f, &f.root_dataset(&zone)), "{point}: no zone root");
-        assert!(exists(&f, &template), "{point}: the half-built template is left");
-        assert!(!f.zfs.exists((&ready(&template)).into()).unwrap(), "{point}: and has no @ready");
+        assert!(
+            exists(&f, &template),
+            "{point}: the half-built template is left"
+        );
+        assert!(
+            !f.zfs.exists((&ready(&template)).into()).unwrap(),
+            "{point}: and has no @ready"
+        );
         zones.push((zone, zp));
     }
 
@@ -224,11 +281,17 @@ fn killed_template_builds_are_never_cloned() {
     let stopped = install_until(&f, "b-snap", &zp, &img, "after-snapshot", &[]);
     assert!(stopped.stdout().contains("destroying unfinished template"));
     let template = templates(&f).remove(0);
-    assert!(f.zfs.exists((&ready(&template)).into()).unwrap(), "@ready exists at after-snapshot");
+    assert!(
+        f.zfs.exists((&ready(&template)).into()).unwrap(),
+        "@ready exists at after-snapshot"
+    );
     stopped.kill();
     let template_guid = get(&f, &template, "guid");
     let out = ok(&f, "b-snap", &zp, &img);
-    assert!(out.contains("INFO: omicron: using template") && !out.contains("building template"), "{out}");
+    assert!(
+        out.contains("INFO: omicron: using template") && !out.contains("building template"),
+        "{out}"
+    );
     zones.push(("b-snap".to_string(), zp));
 
     // Every zone whose install was killed installs now, from that template,
@@ -239,17 +302,39 @@ fn killed_template_builds_are_never_cloned() {
             assert!(!out.contains("building template"), "{zone}: {out}");
         }
         let root_ds = f.root_dataset(zone);
-        assert_eq!(get(&f, &root_ds, "origin"), Some(ready(&template).to_string()), "{zone}");
+        assert_eq!(
+            get(&f, &root_ds, "origin"),
+            Some(ready(&template).to_string()),
+            "{zone}"
+        );
         let root = zp.join("root");
         for i in 0..points.len() {
-            assert!(!root.join(format!("poison-{i}")).exists(), "{zone}: poison-{i} from a killed build");
+            assert!(
+                !root.join(format!("poison-{i}")).exists(),
+                "{zone}: poison-{i} from a killed build"
+            );
         }
-        assert_eq!(std::fs::read(root.join("etc/motd")).unwrap(), b"baseline motd\n", "{zone}");
-        assert_eq!(std::fs::read(root.join("opt/f1")).unwrap(), b"data\n", "{zone}");
-        assert!(root.join("sbin/init").symlink_metadata().is_ok(), "{zone}: sbin replicated");
+        assert_eq!(
+            std::fs::read(root.join("etc/motd")).unwrap(),
+            b"baseline motd\n",
+            "{zone}"
+        );
+        assert_eq!(
+            std::fs::read(root.join("opt/f1")).unwrap(),
+            b"data\n",
+            "{zone}"
+        );
+        assert!(
+            root.join("sbin/init").symlink_metadata().is_ok(),
+            "{zone}: sbin replicated"
+        );
         assert!(!root.join("lib/svc/manifest").exists(), "{zone}: pruned");
     }
-    assert_eq!(templates(&f), vec![template.clone()], "no half-built template is left");
+    assert_eq!(
+        templates(&f),
+        vec![template.clone()],
+        "no half-built template is left"
+    );
     assert_eq!(get(&f, &template, "guid"), template_guid);
 
     // An install waiting for a build that gets killed builds it anew (a new
@@ -257,23 +342,40 @@ fn killed_template_builds_are_never_cloned() {
     let boot = [("OMICRON1_BOOT_ID", "boot-kill_build-2")];
     let zp = f.zonepath("w-builder");
     let builder = install_until(&f, "w-builder", &zp, &img, "unpack-entry:baseline#3", &boot);
-    let second = templates(&f).into_iter().find(|t| *t != template).expect("the second boot's template");
+    let second = templates(&f)
+        .into_iter()
+        .find(|t| *t != template)
+        .expect("the second boot's template");
     let mountpoint = get(&f, &second, "mountpoint").unwrap();
     std::fs::write(Path::new(&mountpoint).join("poison-w"), b"half-built\n").unwrap();
     let wzp = f.zonepath("w-waiter");
     let (waiter, waiter_out, waiter_err) = spawn_install(&f, "w-waiter", &wzp, &img, &boot);
     let started = Instant::now();
     while !read(&waiter_out).contains("waiting for another install to finish building template") {
-        assert!(started.elapsed() < DEADLINE, "the waiter never waits: {}{}", read(&waiter_out), read(&waiter_err));
+        assert!(
+            started.elapsed() < DEADLINE,
+            "the waiter never waits: {}{}",
+            read(&waiter_out),
+            read(&waiter_err)
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     builder.kill();
     let code = wait_exit(waiter);
     let out = read(&waiter_out);
     assert_eq!(code, 0, "{out}{}", read(&waiter_err));
-    assert!(out.contains("destroying unfinished template") && out.contains("building template"), "{out}");
-    assert!(!wzp.join("root/poison-w").exists(), "the waiter did not clone the killed build");
-    assert_eq!(std::fs::read(wzp.join("root/etc/motd")).unwrap(), b"baseline motd\n");
+    assert!(
+        out.contains("destroying unfinished template") && out.contains("building template"),
+        "{out}"
+    );
+    assert!(
+        !wzp.join("root/poison-w").exists(),
+        "the waiter did not clone the killed build"
+    );
+    assert_eq!(
+        std::fs::read(wzp.join("root/etc/motd")).unwrap(),
+        b"baseline motd\n"
+    );
     let origin = get(&f, &f.root_dataset("w-waiter"), "origin").unwrap();
     assert_eq!(origin, ready(&second).to_string());
     assert_ne!(get(&f, &second, "guid"), None);
@@ -318,14 +420,20 @@ fn killed_installs_leave_an_incomplete_zone_that_uninstall_cleans() {
     let cases: [(&str, &str, fn(&Path)); 3] = [
         ("k-after-clone", "after-clone", |root| {
             assert!(!root.join("opt").exists(), "nothing unpacked yet");
-            assert!(root.join("etc/motd").exists(), "the template's files are there");
+            assert!(
+                root.join("etc/motd").exists(),
+                "the template's files are there"
+            );
         }),
         ("k-unpack", "unpack-entry:layer#5", |root| {
             for i in 0..3 {
                 assert!(root.join(format!("opt/f{i}")).exists(), "f{i} is unpacked");
             }
             for i in 3..8 {
-                assert!(!root.join(format!("opt/f{i}")).exists(), "f{i} is not unpacked yet");
+                assert!(
+                    !root.join(format!("opt/f{i}")).exists(),
+                    "f{i} is not unpacked yet"
+                );
             }
         }),
         ("k-before-record", "before-record", |root| {
@@ -344,21 +452,45 @@ fn killed_installs_leave_an_incomplete_zone_that_uninstall_cleans() {
         s.kill();
         // What zoneadm would show as incomplete.
         assert_eq!(get(&f, &root, "omicron1:state"), installing, "{point}");
-        assert_eq!(get(&f, &root, "omicron1:images"), None, "{point}: nothing recorded");
+        assert_eq!(
+            get(&f, &root, "omicron1:images"),
+            None,
+            "{point}: nothing recorded"
+        );
         let guid = get(&f, &root, "guid");
         // A new install refuses the leftover and leaves it alone.
         let out = f.hook(zone, &zp, &["install", img.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(254), "{point}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains("uninstall -F"), "{point}: says what to do");
-        assert_eq!(get(&f, &root, "guid"), guid, "{point}: the leftover is untouched");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("uninstall -F"),
+            "{point}: says what to do"
+        );
+        assert_eq!(
+            get(&f, &root, "guid"),
+            guid,
+            "{point}: the leftover is untouched"
+        );
         // uninstall -F removes it; then the zone installs.
         let out = f.hook(zone, &zp, &["uninstall", "-F"]);
-        assert_eq!(out.status.code(), Some(0), "{point}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{point}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(!exists(&f, &root), "{point}");
         ok(&f, zone, &zp, &img);
         assert_eq!(get(&f, &root, "omicron1:state"), installed, "{point}");
-        assert_eq!(get(&f, &root, "omicron1:images").as_deref(), Some("1"), "{point}");
-        assert_eq!(std::fs::read(zp.join("root/opt/f7")).unwrap(), b"data\n", "{point}");
+        assert_eq!(
+            get(&f, &root, "omicron1:images").as_deref(),
+            Some("1"),
+            "{point}"
+        );
+        assert_eq!(
+            std::fs::read(zp.join("root/opt/f7")).unwrap(),
+            b"data\n",
+            "{point}"
+        );
         assert_ne!(get(&f, &root, "guid"), guid, "{point}: a new root");
     }
     assert_eq!(template_state(&f), before, "the template is unchanged");

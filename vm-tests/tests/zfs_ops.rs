@@ -14,7 +14,13 @@ use omicron1_zfs::{Error, ErrorKind, Zfs};
 fn run(test: &str, check: fn(&dyn Zfs, &Scratch)) {
     let zfs = real_zfs();
     let (dataset, mountpoint) = scratch(&zfs, test);
-    check(&zfs, &Scratch { dataset, mountpoint });
+    check(
+        &zfs,
+        &Scratch {
+            dataset,
+            mountpoint,
+        },
+    );
 }
 
 #[test]
@@ -92,11 +98,19 @@ fn a_path_not_on_zfs_has_no_dataset() {
 fn a_failed_command_carries_argv_status_and_stderr() {
     let zfs = real_zfs();
     let missing: omicron1_zfs::DatasetName = "nosuchpool/x".parse().unwrap();
-    let err = zfs.get((&missing).into(), &["type"]).expect_err("get on a missing pool");
+    let err = zfs
+        .get((&missing).into(), &["type"])
+        .expect_err("get on a missing pool");
     assert!(err.is_not_found(), "{err}");
-    let Error::Command { source, .. } = &err else { panic!("not a command error: {err:?}") };
+    let Error::Command { source, .. } = &err else {
+        panic!("not a command error: {err:?}")
+    };
     assert_eq!(source.argv[0], "/usr/sbin/zfs");
-    assert!(source.argv.iter().any(|a| a == "nosuchpool/x"), "{:?}", source.argv);
+    assert!(
+        source.argv.iter().any(|a| a == "nosuchpool/x"),
+        "{:?}",
+        source.argv
+    );
     assert_eq!(source.status.and_then(|s| s.code()), Some(1));
     assert!(source.stderr.contains("nosuchpool"), "{}", source.stderr);
 }

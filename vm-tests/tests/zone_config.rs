@@ -25,10 +25,22 @@ fn install_refuses_a_broken_zone_configuration_before_making_anything() {
         "&a;".repeat(20_000)
     );
     let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        ("c-unclosed", b"<zone name=\"c-unclosed\" brand=\"omicron1\" ip-type=\"exclusive\">".to_vec(), "malformed"),
+        (
+            "c-unclosed",
+            b"<zone name=\"c-unclosed\" brand=\"omicron1\" ip-type=\"exclusive\">".to_vec(),
+            "malformed",
+        ),
         ("c-empty", Vec::new(), "malformed"),
-        ("c-not-a-zone", b"<profile name=\"c\"/>".to_vec(), "not <zone>"),
-        ("c-latin1", b"<zone name=\"caf\xe9\" ip-type=\"exclusive\"/>".to_vec(), "not UTF-8 text"),
+        (
+            "c-not-a-zone",
+            b"<profile name=\"c\"/>".to_vec(),
+            "not <zone>",
+        ),
+        (
+            "c-latin1",
+            b"<zone name=\"caf\xe9\" ip-type=\"exclusive\"/>".to_vec(),
+            "not UTF-8 text",
+        ),
         (
             "c-dataset-without-name",
             b"<zone name=\"c\" brand=\"omicron1\" ip-type=\"exclusive\"><dataset/></zone>".to_vec(),
@@ -42,27 +54,58 @@ fn install_refuses_a_broken_zone_configuration_before_making_anything() {
         std::fs::write(&file, xml).unwrap();
         let started = Instant::now();
         let out = f.hook(zone, &zp, &["install", image]);
-        assert!(started.elapsed() < Duration::from_secs(60), "{zone}: took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "{zone}: took {:?}",
+            started.elapsed()
+        );
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(254), "{zone}: {stderr}");
-        assert!(stderr.contains(&file.display().to_string()), "{zone}: names the file: {stderr}");
+        assert!(
+            stderr.contains(&file.display().to_string()),
+            "{zone}: names the file: {stderr}"
+        );
         assert!(stderr.contains(want), "{zone}: wanted {want:?}: {stderr}");
-        assert!(!f.zfs.exists((&f.root_dataset(zone)).into()).unwrap(), "{zone}: no zone root");
-        assert!(!f.zfs.exists((&f.templates()).into()).unwrap(), "{zone}: not even a template");
+        assert!(
+            !f.zfs.exists((&f.root_dataset(zone)).into()).unwrap(),
+            "{zone}: no zone root"
+        );
+        assert!(
+            !f.zfs.exists((&f.templates()).into()).unwrap(),
+            "{zone}: not even a template"
+        );
     }
 
     // An oversized file is refused without being read whole (1 GiB, sparse).
     let zp = f.zonepath("c-huge");
     let huge = f.zones_dir.join("c-huge.xml");
-    std::fs::File::create(&huge).unwrap().set_len(1 << 30).unwrap();
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
     let out = f.hook("c-huge", &zp, &["install", image]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(254), "{stderr}");
-    assert!(stderr.contains("c-huge.xml is malformed: it is larger than"), "{stderr}");
+    assert!(
+        stderr.contains("c-huge.xml is malformed: it is larger than"),
+        "{stderr}"
+    );
 
     // Fixed, the same zone installs.
     f.write_zone_config("c-unclosed", &f.mountpoint.join("zones/c-unclosed"), "");
-    let out = f.hook("c-unclosed", &f.mountpoint.join("zones/c-unclosed"), &["install", image]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read(f.mountpoint.join("zones/c-unclosed/root/opt/app")).unwrap(), b"app\n");
+    let out = f.hook(
+        "c-unclosed",
+        &f.mountpoint.join("zones/c-unclosed"),
+        &["install", image],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(f.mountpoint.join("zones/c-unclosed/root/opt/app")).unwrap(),
+        b"app\n"
+    );
 }

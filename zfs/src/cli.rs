@@ -32,7 +32,9 @@ impl CliZfs {
     }
 
     fn zfs(&self, op: &'static str, target: impl ToString, args: Vec<OsString>) -> Result<String> {
-        self.runner.zfs(args).map_err(|e| Error::command(op, target, e))
+        self.runner
+            .zfs(args)
+            .map_err(|e| Error::command(op, target, e))
     }
 }
 
@@ -45,7 +47,11 @@ fn option_args(properties: &[(&str, &str)]) -> Vec<OsString> {
 }
 
 fn parse_err(op: &'static str, target: impl ToString, detail: String) -> Error {
-    Error::Parse { op, target: target.to_string(), detail }
+    Error::Parse {
+        op,
+        target: target.to_string(),
+        detail,
+    }
 }
 
 fn args<const N: usize>(fixed: [&str; N]) -> Vec<OsString> {
@@ -80,7 +86,8 @@ impl Zfs for CliZfs {
         argv.extend(option_args(properties));
         argv.push(origin.as_str().into());
         argv.push(target.as_str().into());
-        self.zfs("clone", format!("{origin} to {target}"), argv).map(drop)
+        self.zfs("clone", format!("{origin} to {target}"), argv)
+            .map(drop)
     }
 
     fn destroy(&self, object: ObjectName<'_>, options: DestroyOptions) -> Result<()> {
@@ -99,7 +106,8 @@ impl Zfs for CliZfs {
         let mut argv = args(["rename"]);
         argv.push(from.as_str().into());
         argv.push(to.as_str().into());
-        self.zfs("rename", format!("{from} to {to}"), argv).map(drop)
+        self.zfs("rename", format!("{from} to {to}"), argv)
+            .map(drop)
     }
 
     fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties> {
@@ -112,7 +120,11 @@ impl Zfs for CliZfs {
 
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {
         let mut argv = args(["set"]);
-        argv.extend(properties.iter().map(|(k, v)| OsString::from(format!("{k}={v}"))));
+        argv.extend(
+            properties
+                .iter()
+                .map(|(k, v)| OsString::from(format!("{k}={v}"))),
+        );
         argv.push(object.as_str().into());
         self.zfs("set", object, argv).map(drop)
     }
@@ -131,7 +143,9 @@ impl Zfs for CliZfs {
         depth: Depth,
         properties: &[&str],
     ) -> Result<Vec<ListRow>> {
-        let columns: Vec<&str> = std::iter::once("name").chain(properties.iter().copied()).collect();
+        let columns: Vec<&str> = std::iter::once("name")
+            .chain(properties.iter().copied())
+            .collect();
         let mut argv = args(["list", "-H", "-p", "-o"]);
         argv.push(columns.join(",").into());
         argv.push("-t".into());
@@ -156,14 +170,28 @@ impl Zfs for CliZfs {
                     .next()
                     .flatten()
                     .ok_or_else(|| parse_err("list", root, "a row without a name".into()))?;
-                let values = properties.iter().map(|p| p.to_string()).zip(fields).collect();
+                let values = properties
+                    .iter()
+                    .map(|p| p.to_string())
+                    .zip(fields)
+                    .collect();
                 Ok(ListRow { name, values })
             })
             .collect()
     }
 
     fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>> {
-        let mut argv = args(["list", "-H", "-p", "-o", "name", "-t", "filesystem", "-d", "1"]);
+        let mut argv = args([
+            "list",
+            "-H",
+            "-p",
+            "-o",
+            "name",
+            "-t",
+            "filesystem",
+            "-d",
+            "1",
+        ]);
         argv.push(dataset.as_str().into());
         let out = self.zfs("list", dataset, argv)?;
         let names = parse::names(&out).map_err(|d| parse_err("list", dataset, d))?;
@@ -175,8 +203,19 @@ impl Zfs for CliZfs {
     }
 
     fn snapshots(&self, dataset: &DatasetName) -> Result<Vec<SnapshotName>> {
-        let mut argv =
-            args(["list", "-H", "-p", "-o", "name", "-t", "snapshot", "-s", "createtxg", "-d", "1"]);
+        let mut argv = args([
+            "list",
+            "-H",
+            "-p",
+            "-o",
+            "name",
+            "-t",
+            "snapshot",
+            "-s",
+            "createtxg",
+            "-d",
+            "1",
+        ]);
         argv.push(dataset.as_str().into());
         let out = self.zfs("list", dataset, argv)?;
         let names = parse::names(&out).map_err(|d| parse_err("list", dataset, d))?;
@@ -184,8 +223,10 @@ impl Zfs for CliZfs {
     }
 
     fn mounted_at(&self, path: &Path, properties: &[&str]) -> Result<Option<ListRow>> {
-        let columns: Vec<&str> =
-            ["name", "mountpoint", "mounted"].into_iter().chain(properties.iter().copied()).collect();
+        let columns: Vec<&str> = ["name", "mountpoint", "mounted"]
+            .into_iter()
+            .chain(properties.iter().copied())
+            .collect();
         let mut argv = args(["list", "-H", "-p", "-o"]);
         argv.push(columns.join(",").into());
         argv.extend(args(["-t", "filesystem"]));
@@ -211,7 +252,11 @@ impl Zfs for CliZfs {
                 continue;
             };
             if Path::new(&mountpoint) == path && mounted == "yes" {
-                let values = properties.iter().map(|p| p.to_string()).zip(fields).collect();
+                let values = properties
+                    .iter()
+                    .map(|p| p.to_string())
+                    .zip(fields)
+                    .collect();
                 return Ok(Some(ListRow { name, values }));
             }
         }

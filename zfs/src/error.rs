@@ -95,7 +95,12 @@ impl Error {
     /// Wraps a command failure, classifying its stderr.
     pub(crate) fn command(op: &'static str, target: impl ToString, source: CommandFailure) -> Self {
         let kind = classify(&source.stderr);
-        Error::Command { op, target: target.to_string(), kind, source }
+        Error::Command {
+            op,
+            target: target.to_string(),
+            kind,
+            source,
+        }
     }
 }
 
@@ -104,19 +109,26 @@ impl Error {
 pub fn classify(stderr: &str) -> ErrorKind {
     let s = stderr.to_ascii_lowercase();
     let has = |needle: &str| s.contains(needle);
-    if has("does not exist") || has("no such pool") || has("could not find any snapshots")
+    if has("does not exist")
+        || has("no such pool")
+        || has("could not find any snapshots")
         || has("no such file or directory")
     {
         ErrorKind::NotFound
     } else if has("already exists") {
         ErrorKind::AlreadyExists
-    } else if has("has dependent clones") || has("has children") || has("filesystem has snapshots")
+    } else if has("has dependent clones")
+        || has("has children")
+        || has("filesystem has snapshots")
         || has("volume has children")
     {
         ErrorKind::HasDependents
     } else if has("out of space") || has("no space left") {
         ErrorKind::NoSpace
-    } else if has("is busy") || has("dataset is busy") || has("target is busy") || has("device busy")
+    } else if has("is busy")
+        || has("dataset is busy")
+        || has("target is busy")
+        || has("device busy")
     {
         ErrorKind::Busy
     } else {
@@ -131,12 +143,27 @@ mod tests {
     #[test]
     fn classifies_real_messages() {
         let table = [
-            ("cannot open 'tp/nope': dataset does not exist", ErrorKind::NotFound),
-            ("cannot open 'tp/a@nope': dataset does not exist", ErrorKind::NotFound),
+            (
+                "cannot open 'tp/nope': dataset does not exist",
+                ErrorKind::NotFound,
+            ),
+            (
+                "cannot open 'tp/a@nope': dataset does not exist",
+                ErrorKind::NotFound,
+            ),
             ("cannot open 'nope': no such pool", ErrorKind::NotFound),
-            ("could not find any snapshots to destroy; check snapshot names.", ErrorKind::NotFound),
-            ("cannot create 'tp/a': dataset already exists", ErrorKind::AlreadyExists),
-            ("cannot create snapshot 'tp/a@s': dataset already exists", ErrorKind::AlreadyExists),
+            (
+                "could not find any snapshots to destroy; check snapshot names.",
+                ErrorKind::NotFound,
+            ),
+            (
+                "cannot create 'tp/a': dataset already exists",
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                "cannot create snapshot 'tp/a@s': dataset already exists",
+                ErrorKind::AlreadyExists,
+            ),
             (
                 "cannot destroy 'tp/a@s': snapshot has dependent clones\n\
                  use '-R' to destroy the following datasets:\ntp/b",
@@ -147,7 +174,10 @@ mod tests {
                  use '-r' to destroy the following datasets:\ntp/a/b",
                 ErrorKind::HasDependents,
             ),
-            ("cannot unmount '/tmp/tp/a': pool or dataset is busy", ErrorKind::Busy),
+            (
+                "cannot unmount '/tmp/tp/a': pool or dataset is busy",
+                ErrorKind::Busy,
+            ),
             ("cannot destroy 'tp/a': dataset is busy", ErrorKind::Busy),
             ("cannot create 'tp/a': out of space", ErrorKind::NoSpace),
             ("cannot create 'tp/a': permission denied", ErrorKind::Other),

@@ -37,7 +37,13 @@ struct State {
 }
 
 /// Properties that are inherited from the parent when not set locally.
-const INHERITABLE: &[&str] = &["mountpoint", "zoned", "encryption", "compression", "readonly"];
+const INHERITABLE: &[&str] = &[
+    "mountpoint",
+    "zoned",
+    "encryption",
+    "compression",
+    "readonly",
+];
 
 /// Built-in defaults, as `zfs get` shows them with source `default`.
 fn default_value(prop: &str) -> Option<&'static str> {
@@ -58,7 +64,11 @@ pub struct FakeZfs {
 }
 
 fn fail<T>(op: &'static str, target: impl ToString, kind: ErrorKind) -> Result<T> {
-    Err(Error::Fake { op, target: target.to_string(), kind })
+    Err(Error::Fake {
+        op,
+        target: target.to_string(),
+        kind,
+    })
 }
 
 impl FakeZfs {
@@ -70,8 +80,12 @@ impl FakeZfs {
     /// Adds a pool whose root dataset mounts at `mountpoint`.
     pub fn add_pool(&self, pool: &PoolName, mountpoint: &Path) {
         let mut st = self.lock();
-        let mut root = Dataset { mounted: true, ..Default::default() };
-        root.local.insert("mountpoint".into(), mountpoint.display().to_string());
+        let mut root = Dataset {
+            mounted: true,
+            ..Default::default()
+        };
+        root.local
+            .insert("mountpoint".into(), mountpoint.display().to_string());
         st.datasets.insert(pool.as_str().to_string(), root);
     }
 
@@ -97,11 +111,19 @@ impl State {
             "type" => return fixed("filesystem"),
             "name" => return fixed(name),
             "mounted" => return fixed(if ds.mounted { "yes" } else { "no" }),
-            "origin" => return Property { value: ds.origin.clone(), source: PropertySource::None },
+            "origin" => {
+                return Property {
+                    value: ds.origin.clone(),
+                    source: PropertySource::None,
+                }
+            }
             _ => {}
         }
         if let Some(v) = ds.local.get(prop) {
-            return Property { value: Some(v.clone()), source: PropertySource::Local };
+            return Property {
+                value: Some(v.clone()),
+                source: PropertySource::Local,
+            };
         }
         let user = prop.contains(':');
         if INHERITABLE.contains(&prop) || user {
@@ -122,8 +144,14 @@ impl State {
             }
         }
         match default_value(prop) {
-            Some(v) => Property { value: Some(v.into()), source: PropertySource::Default },
-            None => Property { value: None, source: PropertySource::None },
+            Some(v) => Property {
+                value: Some(v.into()),
+                source: PropertySource::Default,
+            },
+            None => Property {
+                value: None,
+                source: PropertySource::None,
+            },
         }
     }
 
@@ -148,7 +176,10 @@ impl State {
 
     fn has_dependents(&self, name: &str) -> bool {
         self.datasets.keys().any(|d| Self::is_below(d, name))
-            || self.snapshots.keys().any(|s| s.starts_with(&format!("{name}@")))
+            || self
+                .snapshots
+                .keys()
+                .any(|s| s.starts_with(&format!("{name}@")))
     }
 
     /// Removes a dataset and, for a clone, its origin if that was marked for
@@ -166,7 +197,10 @@ impl State {
 }
 
 fn fixed(v: &str) -> Property {
-    Property { value: Some(v.to_string()), source: PropertySource::None }
+    Property {
+        value: Some(v.to_string()),
+        source: PropertySource::None,
+    }
 }
 
 impl Zfs for FakeZfs {
@@ -174,7 +208,11 @@ impl Zfs for FakeZfs {
         let mut st = self.lock();
         let name = dataset.as_str();
         if st.datasets.contains_key(name) {
-            return if options.parents { Ok(()) } else { fail("create", dataset, ErrorKind::AlreadyExists) };
+            return if options.parents {
+                Ok(())
+            } else {
+                fail("create", dataset, ErrorKind::AlreadyExists)
+            };
         }
         let mut missing = Vec::new();
         let mut cur = State::parent_of(name);
@@ -193,8 +231,18 @@ impl Zfs for FakeZfs {
             let mount = st.should_mount(&parent);
             st.datasets.get_mut(&parent).map(|d| d.mounted = mount);
         }
-        let local = options.properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        st.datasets.insert(name.to_string(), Dataset { local, ..Default::default() });
+        let local = options
+            .properties
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        st.datasets.insert(
+            name.to_string(),
+            Dataset {
+                local,
+                ..Default::default()
+            },
+        );
         let mount = st.should_mount(name);
         st.datasets.get_mut(name).map(|d| d.mounted = mount);
         Ok(())
@@ -208,9 +256,16 @@ impl Zfs for FakeZfs {
         if st.snapshots.contains_key(snapshot.as_str()) {
             return fail("snapshot", snapshot, ErrorKind::AlreadyExists);
         }
-        let local = properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let local = properties
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         st.next_txg += 1;
-        let snap = Snapshot { local, defer_destroy: false, txg: st.next_txg };
+        let snap = Snapshot {
+            local,
+            defer_destroy: false,
+            txg: st.next_txg,
+        };
         st.snapshots.insert(snapshot.as_str().to_string(), snap);
         Ok(())
     }
@@ -229,14 +284,26 @@ impl Zfs for FakeZfs {
         if st.datasets.contains_key(target.as_str()) {
             return fail("clone", what, ErrorKind::AlreadyExists);
         }
-        if !target.parent().is_some_and(|p| st.datasets.contains_key(p.as_str())) {
+        if !target
+            .parent()
+            .is_some_and(|p| st.datasets.contains_key(p.as_str()))
+        {
             return fail("clone", what, ErrorKind::NotFound);
         }
-        let local = properties.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let ds = Dataset { local, origin: Some(origin.as_str().to_string()), mounted: false };
+        let local = properties
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let ds = Dataset {
+            local,
+            origin: Some(origin.as_str().to_string()),
+            mounted: false,
+        };
         st.datasets.insert(target.as_str().to_string(), ds);
         let mount = st.should_mount(target.as_str());
-        st.datasets.get_mut(target.as_str()).map(|d| d.mounted = mount);
+        st.datasets
+            .get_mut(target.as_str())
+            .map(|d| d.mounted = mount);
         Ok(())
     }
 
@@ -305,7 +372,10 @@ impl Zfs for FakeZfs {
         if st.datasets.contains_key(to.as_str()) {
             return fail("rename", what, ErrorKind::AlreadyExists);
         }
-        if !to.parent().is_some_and(|p| st.datasets.contains_key(p.as_str())) {
+        if !to
+            .parent()
+            .is_some_and(|p| st.datasets.contains_key(p.as_str()))
+        {
             return fail("rename", what, ErrorKind::NotFound);
         }
         let (old, new) = (from.as_str(), to.as_str());
@@ -319,9 +389,15 @@ impl Zfs for FakeZfs {
             }
         };
         let datasets = std::mem::take(&mut st.datasets);
-        st.datasets = datasets.into_iter().map(|(n, d)| (moved(&n).unwrap_or(n), d)).collect();
+        st.datasets = datasets
+            .into_iter()
+            .map(|(n, d)| (moved(&n).unwrap_or(n), d))
+            .collect();
         let snapshots = std::mem::take(&mut st.snapshots);
-        st.snapshots = snapshots.into_iter().map(|(n, s)| (moved(&n).unwrap_or(n), s)).collect();
+        st.snapshots = snapshots
+            .into_iter()
+            .map(|(n, s)| (moved(&n).unwrap_or(n), s))
+            .collect();
         for d in st.datasets.values_mut() {
             if let Some(o) = d.origin.as_ref().and_then(|o| moved(o)) {
                 d.origin = Some(o);
@@ -353,8 +429,14 @@ impl Zfs for FakeZfs {
                         "clones" => fixed(&st.clones_of(snap.as_str()).join(",")),
                         "defer_destroy" => fixed(if s.defer_destroy { "on" } else { "off" }),
                         other => match s.local.get(other) {
-                            Some(v) => Property { value: Some(v.clone()), source: PropertySource::Local },
-                            None => Property { value: None, source: PropertySource::None },
+                            Some(v) => Property {
+                                value: Some(v.clone()),
+                                source: PropertySource::Local,
+                            },
+                            None => Property {
+                                value: None,
+                                source: PropertySource::None,
+                            },
                         },
                     };
                     out.insert(p.to_string(), prop);
@@ -434,7 +516,10 @@ impl Zfs for FakeZfs {
                         .iter()
                         .map(|p| (p.to_string(), st.dataset_prop(name, p).value))
                         .collect();
-                    rows.push(ListRow { name: name.clone(), values });
+                    rows.push(ListRow {
+                        name: name.clone(),
+                        values,
+                    });
                 }
             }
             ListKind::Snapshots => {
@@ -449,14 +534,19 @@ impl Zfs for FakeZfs {
                         .iter()
                         .map(|p| {
                             let v = match *p {
-                                "clones" => Some(st.clones_of(name).join(",")).filter(|c| !c.is_empty()),
+                                "clones" => {
+                                    Some(st.clones_of(name).join(",")).filter(|c| !c.is_empty())
+                                }
                                 "name" => Some(name.clone()),
                                 other => snap.local.get(other).cloned(),
                             };
                             (p.to_string(), v)
                         })
                         .collect();
-                    rows.push(ListRow { name: name.clone(), values });
+                    rows.push(ListRow {
+                        name: name.clone(),
+                        values,
+                    });
                 }
             }
         }
@@ -481,8 +571,11 @@ impl Zfs for FakeZfs {
             return fail("list", dataset, ErrorKind::NotFound);
         }
         let prefix = format!("{dataset}@");
-        let mut snaps: Vec<(&String, &Snapshot)> =
-            st.snapshots.iter().filter(|(n, _)| n.starts_with(&prefix)).collect();
+        let mut snaps: Vec<(&String, &Snapshot)> = st
+            .snapshots
+            .iter()
+            .filter(|(n, _)| n.starts_with(&prefix))
+            .collect();
         snaps.sort_by_key(|(_, s)| s.txg);
         snaps.into_iter().map(|(n, _)| Ok(n.parse()?)).collect()
     }
@@ -495,7 +588,10 @@ impl Zfs for FakeZfs {
                     .iter()
                     .map(|p| (p.to_string(), st.dataset_prop(name, p).value))
                     .collect();
-                return Ok(Some(ListRow { name: name.clone(), values }));
+                return Ok(Some(ListRow {
+                    name: name.clone(),
+                    values,
+                }));
             }
         }
         Ok(None)
@@ -509,7 +605,9 @@ impl Zfs for FakeZfs {
         if ds.mounted || st.mountpoint(dataset.as_str()).is_none() {
             return fail("mount", dataset, ErrorKind::Other);
         }
-        st.datasets.get_mut(dataset.as_str()).map(|d| d.mounted = true);
+        st.datasets
+            .get_mut(dataset.as_str())
+            .map(|d| d.mounted = true);
         Ok(())
     }
 
@@ -527,7 +625,11 @@ impl Zfs for FakeZfs {
 
     fn pools(&self) -> Result<Vec<PoolName>> {
         let st = self.lock();
-        st.datasets.keys().filter(|d| !d.contains('/')).map(|d| Ok(d.parse()?)).collect()
+        st.datasets
+            .keys()
+            .filter(|d| !d.contains('/'))
+            .map(|d| Ok(d.parse()?))
+            .collect()
     }
 }
 
@@ -543,7 +645,10 @@ mod tests {
         zfs.add_pool(&pool, Path::new("/tmp/tp"));
         let dataset: DatasetName = "tp/scratch".parse().unwrap();
         zfs.create(&dataset, &CreateOptions::default()).unwrap();
-        let scratch = Scratch { dataset, mountpoint: PathBuf::from("/tmp/tp/scratch") };
+        let scratch = Scratch {
+            dataset,
+            mountpoint: PathBuf::from("/tmp/tp/scratch"),
+        };
         conformance::all(&zfs, &scratch);
     }
 }

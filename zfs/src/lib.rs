@@ -114,8 +114,13 @@ pub trait Zfs: Send + Sync {
     /// Lists `kind` objects at and below `root` with the named properties, in one
     /// command (one scan instead of a `get` per dataset). Values must not contain
     /// tabs (omicron1's own properties are escaped).
-    fn list(&self, root: &DatasetName, kind: ListKind, depth: Depth, properties: &[&str])
-        -> Result<Vec<ListRow>>;
+    fn list(
+        &self,
+        root: &DatasetName,
+        kind: ListKind,
+        depth: Depth,
+        properties: &[&str],
+    ) -> Result<Vec<ListRow>>;
 
     /// The filesystems directly below `dataset`.
     fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>>;
@@ -159,7 +164,10 @@ pub trait Zfs: Send + Sync {
     fn clones(&self, snapshot: &SnapshotName) -> Result<Vec<DatasetName>> {
         let props = self.get(snapshot.into(), &["clones"])?;
         let value = props.get("clones").and_then(|p| p.value.as_deref());
-        parse::clone_list(value).iter().map(|c| Ok(c.parse()?)).collect()
+        parse::clone_list(value)
+            .iter()
+            .map(|c| Ok(c.parse()?))
+            .collect()
     }
 
     /// One property's value, `None` if unset (`-`).

@@ -25,7 +25,11 @@ pub struct NameError {
 }
 
 fn name_error(kind: &'static str, name: &str, reason: &'static str) -> NameError {
-    NameError { kind, name: name.to_string(), reason }
+    NameError {
+        kind,
+        name: name.to_string(),
+        reason,
+    }
 }
 
 fn component_char_ok(c: char) -> bool {
@@ -38,10 +42,18 @@ fn check_component(kind: &'static str, whole: &str, comp: &str) -> Result<(), Na
         return Err(name_error(kind, whole, "empty component"));
     }
     if comp == "." || comp == ".." {
-        return Err(name_error(kind, whole, "'.' and '..' are not valid components"));
+        return Err(name_error(
+            kind,
+            whole,
+            "'.' and '..' are not valid components",
+        ));
     }
     if !comp.chars().all(component_char_ok) {
-        return Err(name_error(kind, whole, "only letters, digits and '_-.: ' are allowed"));
+        return Err(name_error(
+            kind,
+            whole,
+            "only letters, digits and '_-.: ' are allowed",
+        ));
     }
     Ok(())
 }
@@ -49,11 +61,19 @@ fn check_component(kind: &'static str, whole: &str, comp: &str) -> Result<(), Na
 fn check_pool(kind: &'static str, whole: &str, pool: &str) -> Result<(), NameError> {
     check_component(kind, whole, pool)?;
     if !pool.starts_with(|c: char| c.is_ascii_alphabetic()) {
-        return Err(name_error(kind, whole, "a pool name must start with a letter"));
+        return Err(name_error(
+            kind,
+            whole,
+            "a pool name must start with a letter",
+        ));
     }
     let reserved = ["mirror", "raidz", "draid", "spare", "log"];
     if reserved.iter().any(|r| pool.starts_with(r)) {
-        return Err(name_error(kind, whole, "pool names may not start with a reserved word"));
+        return Err(name_error(
+            kind,
+            whole,
+            "pool names may not start with a reserved word",
+        ));
     }
     if pool.contains(' ') {
         return Err(name_error(kind, whole, "pool names may not contain spaces"));
@@ -111,7 +131,9 @@ impl DatasetName {
 
     /// The parent dataset, or `None` for a pool's root dataset.
     pub fn parent(&self) -> Option<DatasetName> {
-        self.0.rsplit_once('/').map(|(parent, _)| DatasetName(parent.to_string()))
+        self.0
+            .rsplit_once('/')
+            .map(|(parent, _)| DatasetName(parent.to_string()))
     }
 
     /// The last component of the name.
@@ -144,7 +166,11 @@ impl FromStr for DatasetName {
         const KIND: &str = "dataset";
         check_len(KIND, s)?;
         if s.contains('@') || s.contains('#') || s.contains('%') {
-            return Err(name_error(KIND, s, "'@', '#' and '%' are not allowed in a dataset name"));
+            return Err(name_error(
+                KIND,
+                s,
+                "'@', '#' and '%' are not allowed in a dataset name",
+            ));
         }
         let mut parts = s.split('/');
         check_pool(KIND, s, parts.next().unwrap_or(""))?;
@@ -184,14 +210,24 @@ impl FromStr for SnapshotName {
     fn from_str(s: &str) -> Result<Self, NameError> {
         const KIND: &str = "snapshot";
         check_len(KIND, s)?;
-        let at = s.find('@').ok_or_else(|| name_error(KIND, s, "no '@' in a snapshot name"))?;
+        let at = s
+            .find('@')
+            .ok_or_else(|| name_error(KIND, s, "no '@' in a snapshot name"))?;
         let (ds, snap) = (&s[..at], &s[at + 1..]);
-        ds.parse::<DatasetName>().map_err(|e| name_error(KIND, s, e.reason))?;
+        ds.parse::<DatasetName>()
+            .map_err(|e| name_error(KIND, s, e.reason))?;
         if snap.contains('@') || snap.contains('/') || snap.contains('#') || snap.contains('%') {
-            return Err(name_error(KIND, s, "the snapshot part may not contain '@', '/', '#' or '%'"));
+            return Err(name_error(
+                KIND,
+                s,
+                "the snapshot part may not contain '@', '/', '#' or '%'",
+            ));
         }
         check_component(KIND, s, snap)?;
-        Ok(SnapshotName { full: s.to_string(), at })
+        Ok(SnapshotName {
+            full: s.to_string(),
+            at,
+        })
     }
 }
 
@@ -243,13 +279,19 @@ mod tests {
 
     #[test]
     fn dataset_names_table() {
-        let valid = ["tp", "tp/a", "oxp_1/crypt/zone/oxz_ntp", "t-p/a.b:c d", "tp/..a"];
+        let valid = [
+            "tp",
+            "tp/a",
+            "oxp_1/crypt/zone/oxz_ntp",
+            "t-p/a.b:c d",
+            "tp/..a",
+        ];
         for n in valid {
             assert!(n.parse::<DatasetName>().is_ok(), "{n} should be valid");
         }
         let invalid = [
-            "", "/tp", "tp/", "tp//a", "tp/a@b", "tp/..", "tp/./a", "-r", "1pool/a",
-            "mirror/a", "tp/a#b", "tp/a%b", "tp/ä", "tp/a\tb", "tp/a\nb",
+            "", "/tp", "tp/", "tp//a", "tp/a@b", "tp/..", "tp/./a", "-r", "1pool/a", "mirror/a",
+            "tp/a#b", "tp/a%b", "tp/ä", "tp/a\tb", "tp/a\nb",
         ];
         for n in invalid {
             assert!(n.parse::<DatasetName>().is_err(), "{n:?} should be invalid");
@@ -266,8 +308,13 @@ mod tests {
         assert_eq!(s.dataset().as_str(), "tp/a/b");
         assert_eq!(s.snap(), "ready");
         assert_eq!(s.to_string(), "tp/a/b@ready");
-        for bad in ["tp/a", "tp/a@", "@x", "tp/a@b@c", "tp/a@b/c", "tp/a@..", "-r@x"] {
-            assert!(bad.parse::<SnapshotName>().is_err(), "{bad:?} should be invalid");
+        for bad in [
+            "tp/a", "tp/a@", "@x", "tp/a@b@c", "tp/a@b/c", "tp/a@..", "-r@x",
+        ] {
+            assert!(
+                bad.parse::<SnapshotName>().is_err(),
+                "{bad:?} should be invalid"
+            );
         }
     }
 
@@ -275,7 +322,10 @@ mod tests {
     fn pool_names_table() {
         assert!("oxp_0".parse::<PoolName>().is_ok());
         for bad in ["", "0x", "tp/a", "raidz1", "log", "t p"] {
-            assert!(bad.parse::<PoolName>().is_err(), "{bad:?} should be invalid");
+            assert!(
+                bad.parse::<PoolName>().is_err(),
+                "{bad:?} should be invalid"
+            );
         }
     }
 

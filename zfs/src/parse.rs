@@ -55,7 +55,10 @@ pub fn rows(output: &str, columns: usize) -> Result<Vec<Vec<Option<String>>>, St
             if fields.len() == columns {
                 Ok(fields)
             } else {
-                Err(format!("expected {columns} tab-separated columns, got {}: {line:?}", fields.len()))
+                Err(format!(
+                    "expected {columns} tab-separated columns, got {}: {line:?}",
+                    fields.len()
+                ))
             }
         })
         .collect()
@@ -92,7 +95,10 @@ pub fn properties(output: &str) -> Result<Properties, String> {
         };
         let value = (value != "-").then(|| value.to_string());
         let src = (src != "-").then_some(src);
-        let prop = Property { value, source: source(src)? };
+        let prop = Property {
+            value,
+            source: source(src)?,
+        };
         if props.insert(name.to_string(), prop).is_some() {
             return Err(format!("property {name} listed twice"));
         }
@@ -104,7 +110,11 @@ pub fn properties(output: &str) -> Result<Properties, String> {
 pub fn names(output: &str) -> Result<Vec<String>, String> {
     rows(output, 1)?
         .into_iter()
-        .map(|mut row| row.pop().flatten().ok_or_else(|| "an empty name".to_string()))
+        .map(|mut row| {
+            row.pop()
+                .flatten()
+                .ok_or_else(|| "an empty name".to_string())
+        })
         .collect()
 }
 
@@ -145,15 +155,25 @@ mod tests {
         assert_eq!(p["mountpoint"].value.as_deref(), Some("/data"));
         assert!(p["mountpoint"].source.is_local());
         assert_eq!(p["zoned"].source, PropertySource::Default);
-        assert_eq!(p["canmount"].source, PropertySource::Inherited("tp/a".into()));
+        assert_eq!(
+            p["canmount"].source,
+            PropertySource::Inherited("tp/a".into())
+        );
         assert_eq!(p["omicron1:boot"].value, None);
         assert_eq!(p["used"].value.as_deref(), Some("1234"));
         assert!(properties("x\t1\tsomewhere\n").is_err());
         assert!(properties("x\t1\tinherited from \n").is_err());
-        assert!(properties("x\t1\tlocal\nx\t2\tlocal\n").is_err(), "duplicates");
+        assert!(
+            properties("x\t1\tlocal\nx\t2\tlocal\n").is_err(),
+            "duplicates"
+        );
         assert!(properties("x\t1\n").is_err());
         let tabbed = properties("omicron1:t\ta\tb\tlocal\n").unwrap();
-        assert_eq!(tabbed["omicron1:t"].value.as_deref(), Some("a\tb"), "tabs inside a value");
+        assert_eq!(
+            tabbed["omicron1:t"].value.as_deref(),
+            Some("a\tb"),
+            "tabs inside a value"
+        );
     }
 
     #[test]

@@ -65,7 +65,11 @@ impl Default for Runner {
 impl Runner {
     /// A runner using the given binaries (absolute paths).
     pub fn new(zfs: impl Into<PathBuf>, zpool: impl Into<PathBuf>) -> Self {
-        Runner { zfs: zfs.into(), zpool: zpool.into(), started: AtomicU64::new(0) }
+        Runner {
+            zfs: zfs.into(),
+            zpool: zpool.into(),
+            started: AtomicU64::new(0),
+        }
     }
 
     /// How many processes this runner has started; benchmarks report it.
@@ -141,13 +145,18 @@ mod tests {
     #[test]
     fn failure_tells_the_whole_story() {
         let r = Runner::new("/bin/sh", "/bin/false");
-        let err = r.zfs(["-c", "echo out; echo 'cannot open: boom' >&2; exit 3"]).unwrap_err();
+        let err = r
+            .zfs(["-c", "echo out; echo 'cannot open: boom' >&2; exit 3"])
+            .unwrap_err();
         assert_eq!(err.argv[0], "/bin/sh");
         assert_eq!(err.stdout, "out\n");
         assert_eq!(err.stderr, "cannot open: boom");
         assert_eq!(err.status.and_then(|s| s.code()), Some(3));
         let text = err.to_string();
-        assert!(text.contains("/bin/sh -c") && text.contains("cannot open: boom"), "{text}");
+        assert!(
+            text.contains("/bin/sh -c") && text.contains("cannot open: boom"),
+            "{text}"
+        );
         assert_eq!(r.processes_started(), 1);
     }
 

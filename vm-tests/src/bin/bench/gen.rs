@@ -35,11 +35,12 @@ use crate::{Args, Plan};
 const VERSION: u64 = 3;
 
 const WORDS: &[&str] = &[
-    "net", "sys", "crypto", "zfs", "dlpi", "kstat", "nvpair", "scf", "xml", "ssl", "z", "curl", "ipadm", "dladm",
-    "pool", "proc", "ctf", "elf", "umem", "avl", "uutil", "sqlite", "bsm", "socket", "nsl", "md", "sec", "resolv",
-    "gss", "ldap", "iconv", "fm", "topo", "devinfo", "smbios", "pci", "usb", "nvme", "vnd", "viona", "dtrace", "mdb",
-    "pkg", "svc", "zone", "brand", "audit", "kmf", "pam", "ssh", "ntp", "dns", "dhcp", "tcp", "ip", "route", "ipf",
-    "lofi", "sata", "ses", "disk", "ipmi", "sensor", "fru",
+    "net", "sys", "crypto", "zfs", "dlpi", "kstat", "nvpair", "scf", "xml", "ssl", "z", "curl",
+    "ipadm", "dladm", "pool", "proc", "ctf", "elf", "umem", "avl", "uutil", "sqlite", "bsm",
+    "socket", "nsl", "md", "sec", "resolv", "gss", "ldap", "iconv", "fm", "topo", "devinfo",
+    "smbios", "pci", "usb", "nvme", "vnd", "viona", "dtrace", "mdb", "pkg", "svc", "zone", "brand",
+    "audit", "kmf", "pam", "ssh", "ntp", "dns", "dhcp", "tcp", "ip", "route", "ipf", "lofi",
+    "sata", "ses", "disk", "ipmi", "sensor", "fru",
 ];
 
 /// One kind of file in a system tree.
@@ -56,15 +57,78 @@ struct Kind {
 }
 
 const KINDS: &[Kind] = &[
-    Kind { name: "program", weight: 8, min: 4 << 10, max: 384 << 10, text: false, linked: true },
-    Kind { name: "shared-object", weight: 6, min: 8 << 10, max: 1536 << 10, text: false, linked: true },
-    Kind { name: "man-page", weight: 12, min: 1 << 10, max: 24 << 10, text: true, linked: true },
-    Kind { name: "message-catalog", weight: 4, min: 2 << 10, max: 128 << 10, text: false, linked: true },
-    Kind { name: "header", weight: 20, min: 512, max: 32 << 10, text: true, linked: false },
-    Kind { name: "python", weight: 35, min: 512, max: 64 << 10, text: true, linked: false },
-    Kind { name: "small-data", weight: 30, min: 64, max: 4 << 10, text: true, linked: false },
-    Kind { name: "large-data", weight: 3, min: 4 << 10, max: 1536 << 10, text: false, linked: false },
-    Kind { name: "smf-manifest", weight: 1, min: 1 << 10, max: 16 << 10, text: true, linked: false },
+    Kind {
+        name: "program",
+        weight: 8,
+        min: 4 << 10,
+        max: 384 << 10,
+        text: false,
+        linked: true,
+    },
+    Kind {
+        name: "shared-object",
+        weight: 6,
+        min: 8 << 10,
+        max: 1536 << 10,
+        text: false,
+        linked: true,
+    },
+    Kind {
+        name: "man-page",
+        weight: 12,
+        min: 1 << 10,
+        max: 24 << 10,
+        text: true,
+        linked: true,
+    },
+    Kind {
+        name: "message-catalog",
+        weight: 4,
+        min: 2 << 10,
+        max: 128 << 10,
+        text: false,
+        linked: true,
+    },
+    Kind {
+        name: "header",
+        weight: 20,
+        min: 512,
+        max: 32 << 10,
+        text: true,
+        linked: false,
+    },
+    Kind {
+        name: "python",
+        weight: 35,
+        min: 512,
+        max: 64 << 10,
+        text: true,
+        linked: false,
+    },
+    Kind {
+        name: "small-data",
+        weight: 30,
+        min: 64,
+        max: 4 << 10,
+        text: true,
+        linked: false,
+    },
+    Kind {
+        name: "large-data",
+        weight: 3,
+        min: 4 << 10,
+        max: 1536 << 10,
+        text: false,
+        linked: false,
+    },
+    Kind {
+        name: "smf-manifest",
+        weight: 1,
+        min: 1 << 10,
+        max: 16 << 10,
+        text: true,
+        linked: false,
+    },
 ];
 
 /// Writes `size` bytes of deterministic content.
@@ -111,9 +175,14 @@ fn fill(rng: &mut Rng, text: bool, size: u64, out: &mut Vec<u8>) {
 }
 
 fn write_file(path: &Path, content: &[u8], mode: u32) {
-    let mut f = BufWriter::new(File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display())));
+    let mut f = BufWriter::new(
+        File::create(path).unwrap_or_else(|e| panic!("create {}: {e}", path.display())),
+    );
     f.write_all(content).unwrap();
-    f.into_inner().unwrap().set_permissions(fs::Permissions::from_mode(mode)).unwrap();
+    f.into_inner()
+        .unwrap()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .unwrap();
 }
 
 /// Where a file of `kind` goes and its mode; `n` makes the name unique.
@@ -148,16 +217,31 @@ fn place(rng: &mut Rng, kind: &str, n: u64) -> (String, u32) {
             (format!("usr/share/man/man{sec}/{w}{n}.{sec}"), 0o444)
         }
         "message-catalog" => {
-            let lang = *rng.pick(&["de", "es", "fr", "it", "ja", "ko", "pt_BR", "sv", "zh_CN", "zh_TW"]);
-            (format!("usr/share/locale/{lang}/LC_MESSAGES/{w}{n}.mo"), 0o444)
+            let lang = *rng.pick(&[
+                "de", "es", "fr", "it", "ja", "ko", "pt_BR", "sv", "zh_CN", "zh_TW",
+            ]);
+            (
+                format!("usr/share/locale/{lang}/LC_MESSAGES/{w}{n}.mo"),
+                0o444,
+            )
         }
         "header" => {
-            let dir = if rng.below(3) == 0 { format!("usr/include/{w2}") } else { format!("usr/include/sys/{w2}") };
+            let dir = if rng.below(3) == 0 {
+                format!("usr/include/{w2}")
+            } else {
+                format!("usr/include/sys/{w2}")
+            };
             (format!("{dir}/{w}{n}.h"), 0o644)
         }
         "python" => {
             let ext = if rng.below(3) == 0 { "pyc" } else { "py" };
-            (format!("usr/lib/python3.11/{w2}/{}/{w}{n}.{ext}", WORDS[(n % 7) as usize]), 0o644)
+            (
+                format!(
+                    "usr/lib/python3.11/{w2}/{}/{w}{n}.{ext}",
+                    WORDS[(n % 7) as usize]
+                ),
+                0o644,
+            )
         }
         "small-data" => {
             let dir = match rng.below(3) {
@@ -201,7 +285,11 @@ pub fn tree(dir: &Path, label: &str, target: u64) -> Value {
     let root = dir.join(label);
     let _ = fs::remove_file(&desc);
     let _ = fs::remove_dir_all(&root);
-    eprintln!("bench gen: system tree {label} ({:.0} MiB) in {}", mib(target), root.display());
+    eprintln!(
+        "bench gen: system tree {label} ({:.0} MiB) in {}",
+        mib(target),
+        root.display()
+    );
     let mut rng = Rng::new(0x7EE5 ^ target);
     let total_weight: u64 = KINDS.iter().map(|k| k.weight).sum();
     let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
@@ -224,7 +312,11 @@ pub fn tree(dir: &Path, label: &str, target: u64) -> Value {
     };
     // What the baseline's gzonly.txt removes.
     ensure_dir(&mut dirs, &root.join("usr/lib"));
-    write_file(&root.join("usr/lib/gz-only.conf"), b"global zone only\n", 0o644);
+    write_file(
+        &root.join("usr/lib/gz-only.conf"),
+        b"global zone only\n",
+        0o644,
+    );
     while bytes < target {
         n += 1;
         let mut r = rng.below(total_weight);
@@ -237,7 +329,10 @@ pub fn tree(dir: &Path, label: &str, target: u64) -> Value {
             }
         });
         let kind = &KINDS[ki.unwrap()];
-        let size = rng.log_uniform(kind.min, kind.max).min(target - bytes).max(1);
+        let size = rng
+            .log_uniform(kind.min, kind.max)
+            .min(target - bytes)
+            .max(1);
         let (rel, mode) = place(&mut rng, kind.name, n);
         let path = root.join(&rel);
         ensure_dir(&mut dirs, path.parent().unwrap());
@@ -277,7 +372,14 @@ pub fn tree(dir: &Path, label: &str, target: u64) -> Value {
     // One archive as well: the VM reads it in one sequential stream, which 9p
     // does far faster than thousands of small files.
     let archive = dir.join(format!("{label}.tar"));
-    let status = Command::new("tar").arg("-C").arg(&root).arg("-cf").arg(&archive).arg(".").status().unwrap();
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(&root)
+        .arg("-cf")
+        .arg(&archive)
+        .arg(".")
+        .status()
+        .unwrap();
     assert!(status.success(), "tar of {}", root.display());
     fs::write(&desc, serde_json::to_string_pretty(&v).unwrap()).unwrap();
     v
@@ -290,15 +392,29 @@ pub fn image(dir: &Path, label: &str, payload: u64) -> Value {
         return v;
     }
     let path = dir.join(format!("{label}.tar.gz"));
-    eprintln!("bench gen: image {label} ({:.0} MiB payload) at {}", mib(payload), path.display());
+    eprintln!(
+        "bench gen: image {label} ({:.0} MiB payload) at {}",
+        mib(payload),
+        path.display()
+    );
     let mut rng = Rng::new(0x1A6E ^ payload);
     let svc = format!("bench{label}");
     let base = format!("root/opt/oxide/{svc}");
     // (path, size, mode, text)
     let mut files: Vec<(String, u64, u32, bool)> = Vec::new();
-    files.push((format!("{base}/bin/{svc}"), payload * 30 / 100, 0o755, false));
+    files.push((
+        format!("{base}/bin/{svc}"),
+        payload * 30 / 100,
+        0o755,
+        false,
+    ));
     for (i, w) in WORDS.iter().take(5).enumerate() {
-        files.push((format!("{base}/lib/lib{w}{i}.so.1"), payload * 4 / 100, 0o755, false));
+        files.push((
+            format!("{base}/lib/lib{w}{i}.so.1"),
+            payload * 4 / 100,
+            0o755,
+            false,
+        ));
     }
     let mut add = |files: &mut Vec<(String, u64, u32, bool)>,
                    share: u64,
@@ -317,11 +433,28 @@ pub fn image(dir: &Path, label: &str, payload: u64) -> Value {
     let b = base.clone();
     add(&mut files, 35, 1 << 10, 64 << 10, &|r, i| {
         let ext = *r.pick(&["js", "html", "json", "css", "svg"]);
-        (format!("{b}/share/assets/{}/{}{i}.{ext}", r.pick(WORDS), r.pick(WORDS)), 0o644, true)
+        (
+            format!(
+                "{b}/share/assets/{}/{}{i}.{ext}",
+                r.pick(WORDS),
+                r.pick(WORDS)
+            ),
+            0o644,
+            true,
+        )
     });
-    add(&mut files, 10, 64 << 10, 1 << 20, &|_, i| (format!("{b}/share/data/blob{i}.bin"), 0o644, false));
-    add(&mut files, 5, 256, 4 << 10, &|r, i| (format!("{b}/etc/{}{i}.toml", r.pick(WORDS)), 0o644, true));
-    files.push((format!("root/var/svc/manifest/site/{svc}/manifest.xml"), 2048, 0o444, true));
+    add(&mut files, 10, 64 << 10, 1 << 20, &|_, i| {
+        (format!("{b}/share/data/blob{i}.bin"), 0o644, false)
+    });
+    add(&mut files, 5, 256, 4 << 10, &|r, i| {
+        (format!("{b}/etc/{}{i}.toml", r.pick(WORDS)), 0o644, true)
+    });
+    files.push((
+        format!("root/var/svc/manifest/site/{svc}/manifest.xml"),
+        2048,
+        0o444,
+        true,
+    ));
     files.push(("root/etc/motd".to_string(), 64, 0o644, true));
 
     let dirs: BTreeSet<String> = files
@@ -345,16 +478,30 @@ pub fn image(dir: &Path, label: &str, payload: u64) -> Value {
         h
     };
     let meta = format!(r#"{{"v":"1","t":"layer","pkg":"{svc}","version":"1.0.0"}}"#);
-    tar.append_data(&mut header(tar::EntryType::Regular, meta.len() as u64, 0o644), "oxide.json", meta.as_bytes())
-        .unwrap();
+    tar.append_data(
+        &mut header(tar::EntryType::Regular, meta.len() as u64, 0o644),
+        "oxide.json",
+        meta.as_bytes(),
+    )
+    .unwrap();
     for d in &dirs {
-        tar.append_data(&mut header(tar::EntryType::Directory, 0, 0o755), format!("{d}/"), std::io::empty()).unwrap();
+        tar.append_data(
+            &mut header(tar::EntryType::Directory, 0, 0o755),
+            format!("{d}/"),
+            std::io::empty(),
+        )
+        .unwrap();
     }
     let mut buf = Vec::new();
     let mut total = 0;
     for (p, size, mode, text) in &files {
         fill(&mut rng, *text, *size, &mut buf);
-        tar.append_data(&mut header(tar::EntryType::Regular, *size, *mode), p, buf.as_slice()).unwrap();
+        tar.append_data(
+            &mut header(tar::EntryType::Regular, *size, *mode),
+            p,
+            buf.as_slice(),
+        )
+        .unwrap();
         total += size;
     }
     tar.into_inner().unwrap().finish().unwrap().flush().unwrap();
@@ -364,15 +511,13 @@ pub fn image(dir: &Path, label: &str, payload: u64) -> Value {
     // sectors; a larger one takes whole records, its last one included.
     let allocated: u64 = files
         .iter()
-        .map(
-            |(_, size, ..)| {
-                if *size <= 128 << 10 {
-                    size.div_ceil(512) * 512
-                } else {
-                    size.div_ceil(128 << 10) * (128 << 10)
-                }
-            },
-        )
+        .map(|(_, size, ..)| {
+            if *size <= 128 << 10 {
+                size.div_ceil(512) * 512
+            } else {
+                size.div_ceil(128 << 10) * (128 << 10)
+            }
+        })
         .sum();
     let v = json!({
         "version": VERSION,
@@ -413,7 +558,11 @@ pub fn baseline(dir: &Path, bin: &Path) -> Value {
         }
     }
     write_file(&root.join("etc/motd"), b"baseline motd\n", 0o644);
-    write_file(&root.join("etc/passwd"), b"root:x:0:0::/root:/bin/sh\n", 0o644);
+    write_file(
+        &root.join("etc/passwd"),
+        b"root:x:0:0::/root:/bin/sh\n",
+        0o644,
+    );
     let include = dir.join("baseline-include");
     fs::write(&include, "etc\nvar\n").unwrap();
     let gzonly = dir.join("baseline-gzonly");

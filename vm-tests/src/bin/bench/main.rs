@@ -57,15 +57,22 @@ impl Args {
 
     /// The value of `--name`, if given.
     pub fn opt(&self, name: &str) -> Option<String> {
-        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
     }
 
     /// The value of `--name`, which must be given.
     pub fn path(&self, name: &str) -> std::path::PathBuf {
-        self.pairs.iter().find(|(k, _)| k == name).map(|(_, v)| std::path::PathBuf::from(v)).unwrap_or_else(|| {
-            eprintln!("bench {}: --{name} is required", self.verb);
-            usage()
-        })
+        self.pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| std::path::PathBuf::from(v))
+            .unwrap_or_else(|| {
+                eprintln!("bench {}: --{name} is required", self.verb);
+                usage()
+            })
     }
 }
 
@@ -125,7 +132,10 @@ impl Plan {
 
     /// How often the builds of tree `label` are repeated.
     pub fn build_reps(&self, label: &str) -> usize {
-        self.build_reps.iter().find(|(l, _)| *l == label).map_or(1, |(_, n)| *n)
+        self.build_reps
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map_or(1, |(_, n)| *n)
     }
 }
 

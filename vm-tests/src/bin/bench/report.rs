@@ -37,11 +37,19 @@ pub fn targets(r: &Map<String, Value>) -> Value {
             let fair = method == "omicron1 copy";
             out.push(target(
                 &format!("template build {tree} ({method}) vs cp -a"),
-                if fair { "<= 1.0" } else { "<= 1.0 (split copies less: informative)" },
+                if fair {
+                    "<= 1.0"
+                } else {
+                    "<= 1.0 (split copies less: informative)"
+                },
                 v,
                 format!("{v:.2}x"),
                 v <= 1.0,
-                format!("{} s vs {} s", s(f(&m["median_ms"])), s(f(&arr(&b["methods"])[0]["median_ms"]))),
+                format!(
+                    "{} s vs {} s",
+                    s(f(&m["median_ms"])),
+                    s(f(&arr(&b["methods"])[0]["median_ms"]))
+                ),
             ));
         }
     }
@@ -61,9 +69,16 @@ pub fn targets(r: &Map<String, Value>) -> Value {
                 v,
                 format!("{v:.1}x"),
                 v >= 20.0,
-                format!("warm {} s, copy {} s", s(f(&i["warm_median_ms"])), s(f(&i["copy_fallback_ms"]))),
+                format!(
+                    "warm {} s, copy {} s",
+                    s(f(&i["warm_median_ms"])),
+                    s(f(&i["copy_fallback_ms"]))
+                ),
             ));
-            if let Some(j) = installs.iter().find(|j| j["tree"] == *small && j["image"] == i["image"]) {
+            if let Some(j) = installs
+                .iter()
+                .find(|j| j["tree"] == *small && j["image"] == i["image"])
+            {
                 let v = f(&i["warm_median_ms"]) / f(&j["warm_median_ms"]);
                 out.push(target(
                     &format!("warm install, tree {large} vs {small}, image {img}"),
@@ -71,7 +86,11 @@ pub fn targets(r: &Map<String, Value>) -> Value {
                     v,
                     format!("{v:.2}x"),
                     v <= 1.2,
-                    format!("{} s vs {} s", s(f(&i["warm_median_ms"])), s(f(&j["warm_median_ms"]))),
+                    format!(
+                        "{} s vs {} s",
+                        s(f(&i["warm_median_ms"])),
+                        s(f(&j["warm_median_ms"]))
+                    ),
                 ));
             }
         }
@@ -84,14 +103,31 @@ pub fn targets(r: &Map<String, Value>) -> Value {
                 v,
                 format!("{v:.2}x"),
                 v >= 0.8,
-                format!("{:.1} MiB/s vs {:.1} MiB/s", f(&i["unpack_mib_per_s"]), f(&i["tar_mib_per_s"])),
+                format!(
+                    "{:.1} MiB/s vs {:.1} MiB/s",
+                    f(&i["unpack_mib_per_s"]),
+                    f(&i["tar_mib_per_s"])
+                ),
             ));
         }
     }
-    let procs = installs.iter().filter_map(|i| i["warm_zfs_processes"].as_u64()).max();
+    let procs = installs
+        .iter()
+        .filter_map(|i| i["warm_zfs_processes"].as_u64())
+        .max();
     if let Some(p) = procs {
-        let argv = installs.first().map(|i| short_argv(&i["warm_zfs_argv"]).join(", ")).unwrap_or_default();
-        out.push(target("zfs/zpool processes per warm install", "<= 5", p as f64, p.to_string(), p <= 5, argv));
+        let argv = installs
+            .first()
+            .map(|i| short_argv(&i["warm_zfs_argv"]).join(", "))
+            .unwrap_or_default();
+        out.push(target(
+            "zfs/zpool processes per warm install",
+            "<= 5",
+            p as f64,
+            p.to_string(),
+            p <= 5,
+            argv,
+        ));
     }
     for i in installs {
         let used = f(&i["used_max_bytes"]);
@@ -107,7 +143,11 @@ pub fn targets(r: &Map<String, Value>) -> Value {
             used / payload,
             format!("{:.2} MiB of {:.2} MiB allowed", mib(used), mib(limit)),
             used <= limit,
-            format!("payload {:.2} MiB, used/payload {:.3}", mib(payload), used / payload),
+            format!(
+                "payload {:.2} MiB, used/payload {:.3}",
+                mib(payload),
+                used / payload
+            ),
         ));
     }
     let scale = &r["scale"];
@@ -115,12 +155,19 @@ pub fn targets(r: &Map<String, Value>) -> Value {
         let row = &scale["row"];
         let v = f(&row["last_over_first"]);
         out.push(target(
-            &format!("{} installs in a row: last {} vs first {}", row["zones"], row["window"], row["window"]),
+            &format!(
+                "{} installs in a row: last {} vs first {}",
+                row["zones"], row["window"], row["window"]
+            ),
             "<= 1.5x",
             v,
             format!("{v:.2}x"),
             v <= 1.5,
-            format!("{} s vs {} s (medians)", s(f(&row["last_median_ms"])), s(f(&row["first_median_ms"]))),
+            format!(
+                "{} s vs {} s (medians)",
+                s(f(&row["last_median_ms"])),
+                s(f(&row["first_median_ms"]))
+            ),
         ));
         if let Some(cold) = arr(&scale["parallel"]).first() {
             let t = cold["templates"].as_u64().unwrap_or(0);
@@ -130,7 +177,11 @@ pub fn targets(r: &Map<String, Value>) -> Value {
                 t as f64,
                 t.to_string(),
                 t == 1,
-                format!("{} waited for the build; total {} s", cold["waited_for_build"], s(f(&cold["total_ms"]))),
+                format!(
+                    "{} waited for the build; total {} s",
+                    cold["waited_for_build"],
+                    s(f(&cold["total_ms"]))
+                ),
             ));
         }
     }
@@ -144,7 +195,13 @@ pub fn short_argv(v: &Value) -> Vec<String> {
         .filter_map(Value::as_str)
         .map(|a| {
             let mut words = a.split_whitespace();
-            let prog = words.next().unwrap_or("").rsplit('/').next().unwrap_or("").to_string();
+            let prog = words
+                .next()
+                .unwrap_or("")
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_string();
             let sub = words.next().unwrap_or("");
             format!("{prog} {sub}")
         })
@@ -155,7 +212,11 @@ pub fn short_argv(v: &Value) -> Vec<String> {
 pub fn table(r: &Map<String, Value>) -> String {
     let mut t = String::new();
     let m = &r["machine"];
-    let _ = writeln!(t, "\nomicron1 benchmarks{}", if r["quick"] == true { " (--quick)" } else { "" });
+    let _ = writeln!(
+        t,
+        "\nomicron1 benchmarks{}",
+        if r["quick"] == true { " (--quick)" } else { "" }
+    );
     let _ = writeln!(
         t,
         "guest: {} vCPUs ({}), {:.1} GiB, Linux {}, OpenZFS {}, pool {} ({}) on {}",
@@ -179,7 +240,10 @@ pub fn table(r: &Map<String, Value>) -> String {
         );
     }
 
-    let _ = writeln!(t, "\n1. Template build (system tree -> pool), median of runs");
+    let _ = writeln!(
+        t,
+        "\n1. Template build (system tree -> pool), median of runs"
+    );
     let _ = writeln!(
         t,
         "{:<6} {:>7} {:>8} {:<16} {:>4} {:>9} {:>9} {:>8} {:>9} {:>11} {:>11} {:>6}",
@@ -198,13 +262,23 @@ pub fn table(r: &Map<String, Value>) -> String {
     );
     for b in arr(&r["builds"]) {
         for mm in arr(&b["methods"]) {
-            let mode = mm["method"].as_str().unwrap_or("").strip_prefix("omicron1 ").unwrap_or("-");
-            let own: Vec<&Value> = arr(&b["omicron1_builds"]).iter().filter(|d| d["mode"] == mode).collect();
+            let mode = mm["method"]
+                .as_str()
+                .unwrap_or("")
+                .strip_prefix("omicron1 ")
+                .unwrap_or("-");
+            let own: Vec<&Value> = arr(&b["omicron1_builds"])
+                .iter()
+                .filter(|d| d["mode"] == mode)
+                .collect();
             let replicate: Vec<f64> = own.iter().map(|d| f(&d["replicate_ms"])).collect();
             let (rep_s, procs) = if own.is_empty() {
                 ("-".to_string(), "-".to_string())
             } else {
-                (s(crate::util::median(&replicate)), own[0]["zfs_processes"].to_string())
+                (
+                    s(crate::util::median(&replicate)),
+                    own[0]["zfs_processes"].to_string(),
+                )
             };
             let _ = writeln!(
                 t,
@@ -225,7 +299,11 @@ pub fn table(r: &Map<String, Value>) -> String {
         }
     }
 
-    let _ = writeln!(t, "\n2. Install (default split mode): seconds; warm = median of {} (min-max)", r["plan"]["warm"]);
+    let _ = writeln!(
+        t,
+        "\n2. Install (default split mode): seconds; warm = median of {} (min-max)",
+        r["plan"]["warm"]
+    );
     let _ = writeln!(
         t,
         "{:<6} {:<6} {:>8} {:>17} {:>9} {:>10} {:>10} {:>10}",
@@ -238,7 +316,12 @@ pub fn table(r: &Map<String, Value>) -> String {
             i["tree"].as_str().unwrap_or("?"),
             i["image"].as_str().unwrap_or("?"),
             s(f(&i["cold_ms"])),
-            format!("{} ({}-{})", s(f(&i["warm_median_ms"])), s(f(&i["warm_min_ms"])), s(f(&i["warm_max_ms"]))),
+            format!(
+                "{} ({}-{})",
+                s(f(&i["warm_median_ms"])),
+                s(f(&i["warm_min_ms"])),
+                s(f(&i["warm_max_ms"]))
+            ),
             s(f(&i["copy_fallback_ms"])),
             f(&i["copy_over_warm"]),
             s(f(&i["uninstall_median_ms"])),
@@ -246,7 +329,10 @@ pub fn table(r: &Map<String, Value>) -> String {
         );
     }
 
-    let _ = writeln!(t, "\n3. Where a warm install's time goes: median ms per phase (OMICRON1_TIMINGS)");
+    let _ = writeln!(
+        t,
+        "\n3. Where a warm install's time goes: median ms per phase (OMICRON1_TIMINGS)"
+    );
     let names: Vec<String> = arr(&r["installs"])
         .first()
         .and_then(|i| i["warm_phases_median_ms"].as_object())
@@ -257,26 +343,47 @@ pub fn table(r: &Map<String, Value>) -> String {
         let _ = write!(
             t,
             " {:>9}",
-            n.replace("-check", "").replace("find-dataset", "find-ds").replace("encryption", "encrypt")
+            n.replace("-check", "")
+                .replace("find-dataset", "find-ds")
+                .replace("encryption", "encrypt")
         );
     }
     let _ = writeln!(t, " {:>9} {:>6}", "total", "procs");
     for i in arr(&r["installs"]) {
-        let _ = write!(t, "{:<6} {:<6}", i["tree"].as_str().unwrap_or("?"), i["image"].as_str().unwrap_or("?"));
+        let _ = write!(
+            t,
+            "{:<6} {:<6}",
+            i["tree"].as_str().unwrap_or("?"),
+            i["image"].as_str().unwrap_or("?")
+        );
         let mut sum = 0.0;
         for n in &names {
             let v = f(&i["warm_phases_median_ms"][n]);
             sum += v;
             let _ = write!(t, " {:>9.0}", v);
         }
-        let _ = writeln!(t, " {:>9.0} {:>6}", f(&i["warm_median_ms"]), i["warm_zfs_processes"]);
+        let _ = writeln!(
+            t,
+            " {:>9.0} {:>6}",
+            f(&i["warm_median_ms"]),
+            i["warm_zfs_processes"]
+        );
         let _ = sum;
     }
     let _ = writeln!(t, "(total = wall time of the process; the rest is start-up, argument and baseline checks, exit)");
     if let Some(i) = arr(&r["installs"]).first() {
-        let _ = writeln!(t, "zfs/zpool processes of a warm install: {}", short_argv(&i["warm_zfs_argv"]).join(", "));
+        let _ = writeln!(
+            t,
+            "zfs/zpool processes of a warm install: {}",
+            short_argv(&i["warm_zfs_argv"]).join(", ")
+        );
         let u = short_argv(&i["uninstall_zfs_argv"]);
-        let _ = writeln!(t, "zfs/zpool processes of an uninstall: {} ({})", u.len(), u.join(", "));
+        let _ = writeln!(
+            t,
+            "zfs/zpool processes of an uninstall: {} ({})",
+            u.len(),
+            u.join(", ")
+        );
         let cold = short_argv(&i["cold_zfs_argv"]);
         let _ = writeln!(
             t,
@@ -285,7 +392,10 @@ pub fn table(r: &Map<String, Value>) -> String {
             cold.join(", ")
         );
     }
-    let _ = writeln!(t, "\nUnpack (warm, phase unpack:0) vs tar xzf of the same image into the same pool");
+    let _ = writeln!(
+        t,
+        "\nUnpack (warm, phase unpack:0) vs tar xzf of the same image into the same pool"
+    );
     let _ = writeln!(
         t,
         "{:<6} {:<6} {:>9} {:>9} {:>10} {:>9} {:>10} {:>7}",
@@ -301,12 +411,19 @@ pub fn table(r: &Map<String, Value>) -> String {
             mib(f(&i["compressed_bytes"])),
             s(f(&i["unpack_median_ms"])),
             f(&i["unpack_mib_per_s"]),
-            format!("{} ({:.1}/s)", s(f(&i["tar_median_ms"])), f(&i["tar_mib_per_s"])),
+            format!(
+                "{} ({:.1}/s)",
+                s(f(&i["tar_median_ms"])),
+                f(&i["tar_mib_per_s"])
+            ),
             f(&i["unpack_vs_tar"]),
         );
     }
 
-    let _ = writeln!(t, "\n4. Space: zone root `used` after install against the image payload");
+    let _ = writeln!(
+        t,
+        "\n4. Space: zone root `used` after install against the image payload"
+    );
     let _ =
         writeln!(t, "(min alloc: what the image's files take at least with this pool's recordsize and compression)");
     let _ = writeln!(

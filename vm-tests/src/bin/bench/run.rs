@@ -65,7 +65,10 @@ impl Call {
     }
     fn phase(&self, name: &str) -> Option<f64> {
         let phases = self.timings.as_ref()?.get("phases")?.as_array()?;
-        phases.iter().find(|p| p[0] == name).and_then(|p| p[1].as_f64())
+        phases
+            .iter()
+            .find(|p| p[0] == name)
+            .and_then(|p| p[1].as_f64())
     }
     fn processes(&self) -> Option<u64> {
         self.timings.as_ref()?.get("zfs_processes")?.as_u64()
@@ -73,13 +76,18 @@ impl Call {
 }
 
 fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    serde_json::from_str(
+        &fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
+    )
+    .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 /// The argv of each `zfs`/`zpool` process, from an `OMICRON1_LOG=debug` stderr.
 fn argv_lines(stderr: &str) -> Vec<String> {
-    stderr.lines().filter_map(|l| l.split_once("argv=").map(|(_, a)| a.trim().to_string())).collect()
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once("argv=").map(|(_, a)| a.trim().to_string()))
+        .collect()
 }
 
 fn say(what: &str) {
@@ -92,7 +100,10 @@ impl Bench {
     }
 
     fn exists(&self, ds: &str) -> bool {
-        Command::new(ZFS).args(["list", "-H", "-o", "name", ds]).output().is_ok_and(|o| o.status.success())
+        Command::new(ZFS)
+            .args(["list", "-H", "-o", "name", ds])
+            .output()
+            .is_ok_and(|o| o.status.success())
     }
 
     fn create(&self, ds: &str) {
@@ -112,19 +123,29 @@ impl Bench {
         sh(ZPOOL, &["sync", &self.pool]);
         sh(ZPOOL, &["wait", "-t", "free", &self.pool]);
         if trim {
-            let out = Command::new(ZPOOL).args(["trim", "-w", &self.pool]).output().unwrap();
+            let out = Command::new(ZPOOL)
+                .args(["trim", "-w", &self.pool])
+                .output()
+                .unwrap();
             if !out.status.success() {
-                say(&format!("zpool trim: {}", String::from_utf8_lossy(&out.stderr).trim()));
+                say(&format!(
+                    "zpool trim: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
             }
         }
     }
 
     fn mountpoint(&self, ds: &str) -> PathBuf {
-        self.mount.join(ds.strip_prefix(&format!("{}/", self.pool)).unwrap())
+        self.mount
+            .join(ds.strip_prefix(&format!("{}/", self.pool)).unwrap())
     }
 
     fn get_bytes(&self, ds: &str, prop: &str) -> u64 {
-        self.zfs(&["get", "-Hp", "-o", "value", prop, ds]).trim().parse().unwrap()
+        self.zfs(&["get", "-Hp", "-o", "value", prop, ds])
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     /// A fresh boot identity and run directory, so the next install builds.
@@ -132,7 +153,12 @@ impl Bench {
         self.seq += 1;
         let run_dir = self.stage.join("run").join(format!("{what}-{}", self.seq));
         fs::create_dir_all(&run_dir).unwrap();
-        Ctx { source_root: source_root.into(), boot_id: format!("bench-{what}-{}", self.seq), run_dir, replicate }
+        Ctx {
+            source_root: source_root.into(),
+            boot_id: format!("bench-{what}-{}", self.seq),
+            run_dir,
+            replicate,
+        }
     }
 
     fn omicron1(&self, ctx: &Ctx) -> Command {
@@ -163,18 +189,39 @@ impl Bench {
 
     fn timings_file(&mut self) -> PathBuf {
         self.seq += 1;
-        self.stage.join("timings").join(format!("{}.jsonl", self.seq))
+        self.stage
+            .join("timings")
+            .join(format!("{}.jsonl", self.seq))
     }
 
     /// The command for `omicron1 -z ZONE -R ZONEPATH install IMAGE`, with its timings file.
-    fn install_cmd(&mut self, ctx: &Ctx, zone: &str, zonepath: &Path, image: &Path) -> (Command, PathBuf) {
+    fn install_cmd(
+        &mut self,
+        ctx: &Ctx,
+        zone: &str,
+        zonepath: &Path,
+        image: &Path,
+    ) -> (Command, PathBuf) {
         let timings = self.timings_file();
         let mut c = self.omicron1(ctx);
-        c.env("OMICRON1_TIMINGS", &timings).arg("-z").arg(zone).arg("-R").arg(zonepath).arg("install").arg(image);
+        c.env("OMICRON1_TIMINGS", &timings)
+            .arg("-z")
+            .arg(zone)
+            .arg("-R")
+            .arg(zonepath)
+            .arg("install")
+            .arg(image);
         (c, timings)
     }
 
-    fn install(&mut self, ctx: &Ctx, zone: &str, zonepath: &Path, image: &Path, debug: bool) -> Call {
+    fn install(
+        &mut self,
+        ctx: &Ctx,
+        zone: &str,
+        zonepath: &Path,
+        image: &Path,
+        debug: bool,
+    ) -> Call {
         self.zone_config(zone, zonepath);
         let (mut c, timings) = self.install_cmd(ctx, zone, zonepath, image);
         if debug {
@@ -183,30 +230,53 @@ impl Bench {
         let (took, out) = timed(&mut c);
         if debug {
             let name = format!("install-{zone}-{}", self.seq);
-            self.log(&name, &String::from_utf8_lossy(&out.stdout), &String::from_utf8_lossy(&out.stderr));
+            self.log(
+                &name,
+                &String::from_utf8_lossy(&out.stdout),
+                &String::from_utf8_lossy(&out.stderr),
+            );
         }
         Call {
             ms: took,
-            timings: fs::read_to_string(&timings).ok().and_then(|t| serde_json::from_str(t.lines().next()?).ok()),
+            timings: fs::read_to_string(&timings)
+                .ok()
+                .and_then(|t| serde_json::from_str(t.lines().next()?).ok()),
             stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
         }
     }
 
     fn uninstall(&self, ctx: &Ctx, zone: &str, zonepath: &Path) -> f64 {
-        timed(self.omicron1(ctx).arg("-z").arg(zone).arg("-R").arg(zonepath).arg("uninstall").arg("-F")).0
+        timed(
+            self.omicron1(ctx)
+                .arg("-z")
+                .arg(zone)
+                .arg("-R")
+                .arg(zonepath)
+                .arg("uninstall")
+                .arg("-F"),
+        )
+        .0
     }
 
     /// Keeps what a call printed (with debug timestamps) in `OUT/logs/NAME.log`.
     fn log(&self, name: &str, stdout: &str, stderr: &str) {
         let dir = self.out.join("logs");
         fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join(format!("{name}.log")), format!("{stdout}\n--- stderr\n{stderr}")).unwrap();
+        fs::write(
+            dir.join(format!("{name}.log")),
+            format!("{stdout}\n--- stderr\n{stderr}"),
+        )
+        .unwrap();
     }
 
     fn save(&self) {
         fs::create_dir_all(&self.out).unwrap();
         let v = Value::Object(self.results.clone());
-        fs::write(self.out.join("results.json"), serde_json::to_string_pretty(&v).unwrap()).unwrap();
+        fs::write(
+            self.out.join("results.json"),
+            serde_json::to_string_pretty(&v).unwrap(),
+        )
+        .unwrap();
     }
 
     /// Copies tree `label` from the host (9p) to the tmpfs stage.
@@ -216,8 +286,17 @@ impl Bench {
         fs::create_dir_all(dest.parent().unwrap()).unwrap();
         fs::create_dir(&dest).unwrap();
         let archive = self.data.join("trees").join(format!("{label}.tar"));
-        let (took, _) = timed(Command::new("tar").arg("-xf").arg(archive).arg("-C").arg(&dest));
-        say(&format!("staged tree {label} on tmpfs in {:.1} s (untimed)", took / 1000.0));
+        let (took, _) = timed(
+            Command::new("tar")
+                .arg("-xf")
+                .arg(archive)
+                .arg("-C")
+                .arg(&dest),
+        );
+        say(&format!(
+            "staged tree {label} on tmpfs in {:.1} s (untimed)",
+            took / 1000.0
+        ));
         dest
     }
 
@@ -241,7 +320,10 @@ impl Bench {
                 .arg(src.join("sbin")));
             sh(ZPOOL, &["sync", &self.pool]);
             let took = ms(started.elapsed());
-            say(&format!("tree {label} rep {rep}: cp -a + zpool sync {:.0} ms", took));
+            say(&format!(
+                "tree {label} rep {rep}: cp -a + zpool sync {:.0} ms",
+                took
+            ));
             referenced.insert("cp -a".into(), json!(self.get_bytes(&ds, "referenced")));
             cp.push(took);
             self.destroy(&ds);
@@ -250,12 +332,14 @@ impl Bench {
                 let parent = format!("{}/build", self.top);
                 self.create(&parent);
                 self.settle(false);
-                let ctx = self.ctx(src, &format!("build-{label}-{mode}"), (mode == "copy").then_some("copy"));
-                let (took, out) = timed(
-                    self.omicron1(&ctx)
-                        .env("OMICRON1_LOG", "debug")
-                        .args(["template", "build", "--pool", &self.pool, "--parent", &parent]),
+                let ctx = self.ctx(
+                    src,
+                    &format!("build-{label}-{mode}"),
+                    (mode == "copy").then_some("copy"),
                 );
+                let (took, out) = timed(self.omicron1(&ctx).env("OMICRON1_LOG", "debug").args([
+                    "template", "build", "--pool", &self.pool, "--parent", &parent,
+                ]));
                 let (stdout, stderr) = (
                     String::from_utf8_lossy(&out.stdout).into_owned(),
                     String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -265,18 +349,37 @@ impl Bench {
                 let replicate: f64 = stdout
                     .lines()
                     .filter(|l| l.contains("replicated /") && l.ends_with(" msec"))
-                    .filter_map(|l| l.trim_end_matches(" msec").rsplit(' ').next()?.parse::<f64>().ok())
+                    .filter_map(|l| {
+                        l.trim_end_matches(" msec")
+                            .rsplit(' ')
+                            .next()?
+                            .parse::<f64>()
+                            .ok()
+                    })
                     .sum();
                 let argv = argv_lines(&stderr);
-                details.push(json!({"mode": mode, "rep": rep, "wall_ms": took, "replicate_ms": replicate,
-                    "zfs_processes": argv.len(), "zfs_argv": argv}));
+                details.push(
+                    json!({"mode": mode, "rep": rep, "wall_ms": took, "replicate_ms": replicate,
+                    "zfs_processes": argv.len(), "zfs_argv": argv}),
+                );
                 say(&format!(
                     "tree {label} rep {rep}: template build ({mode}) {:.0} ms, replicating {:.0} ms",
                     took, replicate
                 ));
                 let container = format!("{parent}/omicron1-templates");
-                let templates = self.zfs(&["list", "-Hp", "-o", "name,referenced", "-d", "1", &container]);
-                if let Some(line) = templates.lines().find(|l| !l.starts_with(&format!("{container}\t"))) {
+                let templates = self.zfs(&[
+                    "list",
+                    "-Hp",
+                    "-o",
+                    "name,referenced",
+                    "-d",
+                    "1",
+                    &container,
+                ]);
+                if let Some(line) = templates
+                    .lines()
+                    .find(|l| !l.starts_with(&format!("{container}\t")))
+                {
                     let bytes: u64 = line.split('\t').nth(1).unwrap().parse().unwrap();
                     referenced.insert(format!("omicron1 {mode}"), json!(bytes));
                 }
@@ -313,7 +416,14 @@ impl Bench {
 
     /// Cold, warm and copy-fallback installs of one zone with one image, and
     /// `tar xzf` of the image into the same pool.
-    fn installs(&mut self, label: &str, src: &Path, image_label: &str, image: &Path, img: &Value) -> Value {
+    fn installs(
+        &mut self,
+        label: &str,
+        src: &Path,
+        image_label: &str,
+        image: &Path,
+        img: &Value,
+    ) -> Value {
         let payload = img["payload_bytes"].as_u64().unwrap();
         let parent = format!("{}/zones", self.top);
         self.destroy(&parent);
@@ -325,7 +435,10 @@ impl Bench {
         self.settle(false);
 
         let cold = self.install(&ctx, ZONE, &zonepath, image, true);
-        say(&format!("tree {label} image {image_label}: cold install {:.0} ms", cold.ms));
+        say(&format!(
+            "tree {label} image {image_label}: cold install {:.0} ms",
+            cold.ms
+        ));
         let mut uninstalls = vec![self.uninstall(&ctx, ZONE, &zonepath)];
 
         let mut warm = Vec::new();
@@ -333,7 +446,10 @@ impl Bench {
         for i in 0..self.plan.warm {
             self.settle(false);
             let call = self.install(&ctx, ZONE, &zonepath, image, false);
-            say(&format!("tree {label} image {image_label}: warm install {i} {:.0} ms", call.ms));
+            say(&format!(
+                "tree {label} image {image_label}: warm install {i} {:.0} ms",
+                call.ms
+            ));
             sh(ZPOOL, &["sync", &self.pool]);
             let root = format!("{ds}/root");
             let used = self.get_bytes(&root, "used");
@@ -364,11 +480,20 @@ impl Bench {
             let t = format!("{}/tar", self.top);
             self.create(&t);
             self.settle(false);
-            let (took, _) = timed(Command::new("tar").arg("-xzf").arg(image).arg("-C").arg(self.mountpoint(&t)));
+            let (took, _) = timed(
+                Command::new("tar")
+                    .arg("-xzf")
+                    .arg(image)
+                    .arg("-C")
+                    .arg(self.mountpoint(&t)),
+            );
             tar.push(took);
             self.destroy(&t);
         }
-        say(&format!("tree {label} image {image_label}: tar xzf {:.0} ms", median(&tar)));
+        say(&format!(
+            "tree {label} image {image_label}: tar xzf {:.0} ms",
+            median(&tar)
+        ));
 
         // The copy fallback: a zonepath that is a plain folder inside a dataset.
         let copy_ds = format!("{}/copy", self.top);
@@ -377,7 +502,10 @@ impl Bench {
         fs::create_dir(&copy_zonepath).unwrap();
         self.settle(false);
         let copy = self.install(&ctx, ZONE, &copy_zonepath, image, false);
-        say(&format!("tree {label} image {image_label}: copy-fallback install {:.0} ms", copy.ms));
+        say(&format!(
+            "tree {label} image {image_label}: copy-fallback install {:.0} ms",
+            copy.ms
+        ));
         let copy_uninstall = self.uninstall(&ctx, ZONE, &copy_zonepath);
         self.destroy(&copy_ds);
         self.destroy(&parent);
@@ -448,8 +576,9 @@ impl Bench {
         self.create(&parent);
         let ctx = self.ctx(src, &format!("row-{label}"), None);
         self.settle(false);
-        let (build_ms, _) =
-            timed(self.omicron1(&ctx).args(["template", "build", "--pool", &self.pool, "--parent", &parent]));
+        let (build_ms, _) = timed(self.omicron1(&ctx).args([
+            "template", "build", "--pool", &self.pool, "--parent", &parent,
+        ]));
         let mut row = Vec::new();
         let mut zonepaths = Vec::new();
         for i in 0..self.plan.row {
@@ -461,7 +590,11 @@ impl Bench {
             row.push(call.ms);
             zonepaths.push((zone, zonepath));
         }
-        say(&format!("{} installs in a row: {:?}", row.len(), row.iter().map(|m| m.round()).collect::<Vec<_>>()));
+        say(&format!(
+            "{} installs in a row: {:?}",
+            row.len(),
+            row.iter().map(|m| m.round()).collect::<Vec<_>>()
+        ));
         let mut row_uninstall = Vec::new();
         for (zone, zonepath) in &zonepaths {
             row_uninstall.push(self.uninstall(&ctx, zone, zonepath));
@@ -494,7 +627,11 @@ impl Bench {
             let started = Instant::now();
             for (zone, zonepath) in &zonepaths {
                 let (mut c, timings) = self.install_cmd(&ctx, zone, zonepath, image);
-                let child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+                let child = c
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::piped())
+                    .spawn()
+                    .unwrap();
                 children.push((child, timings));
             }
             let mut each = Vec::new();
@@ -510,8 +647,14 @@ impl Bench {
                 if String::from_utf8_lossy(&out.stdout).contains("waiting for another install") {
                     waited += 1;
                 }
-                let t: Value =
-                    serde_json::from_str(fs::read_to_string(&timings).unwrap().lines().next().unwrap()).unwrap();
+                let t: Value = serde_json::from_str(
+                    fs::read_to_string(&timings)
+                        .unwrap()
+                        .lines()
+                        .next()
+                        .unwrap(),
+                )
+                .unwrap();
                 each.push(t["total_ms"].as_f64().unwrap());
             }
             let total = ms(started.elapsed());
@@ -597,7 +740,8 @@ pub fn main(args: &Args, plan: &Plan) {
     let stage = args.path("stage");
     let out = args.path("out");
     let pool = std::env::var("OMICRON1_TEST_POOL").unwrap_or_else(|_| "tp".into());
-    let mount = PathBuf::from(std::env::var("OMICRON1_TEST_MOUNT").unwrap_or_else(|_| "/tmp/tp".into()));
+    let mount =
+        PathBuf::from(std::env::var("OMICRON1_TEST_MOUNT").unwrap_or_else(|_| "/tmp/tp".into()));
     for sub in ["trees", "run", "timings", "zones", "images"] {
         fs::create_dir_all(stage.join(sub)).unwrap();
     }
@@ -605,7 +749,10 @@ pub fn main(args: &Args, plan: &Plan) {
     let bin = stage.join("omicron1");
     fs::copy(args.path("bin"), &bin).unwrap();
     let baseline_dir = stage.join("baseline");
-    run(Command::new("cp").arg("-a").arg(data.join("baseline")).arg(&baseline_dir));
+    run(Command::new("cp")
+        .arg("-a")
+        .arg(data.join("baseline"))
+        .arg(&baseline_dir));
     let mut images = Vec::new();
     for (label, _) in &plan.images {
         let desc = read_json(&data.join("images").join(format!("{label}.json")));
@@ -641,7 +788,10 @@ pub fn main(args: &Args, plan: &Plan) {
     );
     let only = args.opt("only");
     if let Some(o) = &only {
-        assert!(["builds", "installs", "scale"].contains(&o.as_str()), "--only builds|installs|scale, not {o}");
+        assert!(
+            ["builds", "installs", "scale"].contains(&o.as_str()),
+            "--only builds|installs|scale, not {o}"
+        );
     }
     let want = |section: &str| only.as_deref().map_or(true, |o| o == section);
     b.results.insert("only".into(), json!(only));
@@ -674,7 +824,8 @@ pub fn main(args: &Args, plan: &Plan) {
         fs::remove_dir_all(&src).unwrap();
     }
     b.destroy(&top);
-    b.results.insert("elapsed_s".into(), json!(started.elapsed().as_secs_f64()));
+    b.results
+        .insert("elapsed_s".into(), json!(started.elapsed().as_secs_f64()));
     let targets = report::targets(&b.results);
     b.results.insert("targets".into(), targets);
     b.save();

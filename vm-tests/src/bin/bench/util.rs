@@ -78,7 +78,9 @@ pub fn ms(d: Duration) -> f64 {
 /// Runs `cmd`, which must succeed; returns its output and how long it took.
 pub fn timed(cmd: &mut Command) -> (f64, Output) {
     let started = Instant::now();
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
     let took = ms(started.elapsed());
     if !out.status.success() {
         panic!(
