@@ -18,6 +18,7 @@
 pub mod confined;
 pub mod error;
 mod extract;
+mod inflate;
 pub mod meta;
 pub mod path;
 mod stream;
@@ -121,7 +122,10 @@ pub fn inspect(image: &Path) -> Result<Inspection, ImageError> {
 
 /// [`inspect`] on an image read from `source` (e.g. bytes in memory); `image`
 /// only names it in errors.
-pub fn inspect_reader(image: &Path, source: impl std::io::Read) -> Result<Inspection, ImageError> {
+pub fn inspect_reader(
+    image: &Path,
+    source: impl std::io::Read + Send,
+) -> Result<Inspection, ImageError> {
     let mut counter = Counter::default();
     let summary = read_stream(image, source, None, &mut counter)?;
     Ok(counter.inspection(summary))

@@ -8,7 +8,8 @@
 //! under `root/` into an [`Item`] for a [`Visit`]or, and, after tar's
 //! end-of-archive marker, reads the gzip stream to its end so that a bad CRC,
 //! a truncated file or bytes after the gzip stream are errors rather than
-//! silently ignored.
+//! silently ignored. Reading, hashing and inflating happen on a second
+//! thread ([`super::inflate`]) so that they overlap with writing files.
 
 use std::cell::Cell;
 use std::fs::File;
@@ -16,11 +17,11 @@ use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 use std::rc::Rc;
 
-use flate2::bufread::GzDecoder;
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
 use super::error::{EntryError, ImageError};
+use super::inflate::{inflate_on_thread, Ended};
 use super::meta::{ImageKind, ImageMeta, MetaError, METADATA_LIMIT};
 use super::path::{classify, EntryPath, RootPath};
 
@@ -115,7 +116,7 @@ pub fn read_image(
 /// names it in errors. (Fuzzing feeds images from memory this way.)
 pub fn read_stream(
     image: &Path,
-    source: impl Read,
+    source: impl Read + Send,
     expect: Option<ImageKind>,
     visit: &mut dyn Visit,
 ) -> Result<Summary, ImageError> {
@@ -127,10 +128,6 @@ pub fn read_stream(
         image: image.to_owned(),
         source,
     };
-    let meta_err = |problem| ImageError::Metadata {
-        image: image.to_owned(),
-        problem,
-    };
 
     let mut reader = BufReader::with_capacity(BUFFER_SIZE, Hashing::new(source));
     if let Some(detail) = not_gzip(reader.fill_buf().map_err(read_err)?) {
@@ -139,11 +136,64 @@ pub fn read_stream(
             detail,
         });
     }
+    // Reading, hashing and inflating run on a second thread (see `inflate`);
+    // once the gzip stream has ended and its trailer checked, that thread
+    // reads what follows it, which must be nothing, and finishes the digest.
+    let (entries, ended) = inflate_on_thread(
+        reader,
+        |inflated| read_entries(image, inflated, expect, visit),
+        |mut rest| {
+            let trailing = io::copy(&mut rest, &mut io::sink())?;
+            Ok((trailing, rest.into_inner().finish()))
+        },
+    );
+    // An error in the archive comes first: it is where the pass stopped.
+    let (meta, ignored) = entries?;
+    let (trailing, sha256) = match ended.map_err(read_err)? {
+        Ended::Complete(tail) => tail,
+        // Unreachable in practice: the entries were read to the end of the
+        // stream, which ends early only with an error the pass reported.
+        Ended::Stopped => {
+            return Err(corrupt(io::Error::other(
+                "the image stream stopped before its end",
+            )))
+        }
+    };
+    if trailing > 0 {
+        return Err(ImageError::TrailingData {
+            image: image.to_owned(),
+            bytes: trailing,
+        });
+    }
+    Ok(Summary {
+        meta,
+        sha256,
+        ignored,
+    })
+}
+
+/// The tar pass over the decompressed `stream`: checks the metadata rules and
+/// every name, hands each entry under `root/` to `visit`, then reads the
+/// stream to its end. Returns the metadata and the count of entries ignored.
+fn read_entries(
+    image: &Path,
+    stream: impl Read,
+    expect: Option<ImageKind>,
+    visit: &mut dyn Visit,
+) -> Result<(ImageMeta, u64), ImageError> {
+    let corrupt = |source| ImageError::Corrupt {
+        image: image.to_owned(),
+        source,
+    };
+    let meta_err = |problem| ImageError::Metadata {
+        image: image.to_owned(),
+        problem,
+    };
     // The tar reader keeps an entry's extended headers (GNU long names, PAX
     // records, sparse maps) in memory; the budget bounds them (see `Budgeted`).
     let budget = Rc::new(Cell::new(None));
     let mut archive = tar::Archive::new(Budgeted {
-        inner: GzDecoder::new(reader),
+        inner: stream,
         budget: Rc::clone(&budget),
     });
 
@@ -242,26 +292,12 @@ pub fn read_stream(
         check_length(&mut data, size).map_err(|e| e.into_image(corrupt, entry_err))?;
     }
 
-    drop(entries);
-
     // After the end-of-archive marker: only zero padding, then the gzip
-    // trailer (whose CRC and length the decoder checks), then nothing.
-    let mut decoder = archive.into_inner().inner;
-    drain_padding(&mut decoder).map_err(corrupt)?;
-    let mut reader = decoder.into_inner();
-    let trailing = io::copy(&mut reader, &mut io::sink()).map_err(read_err)?;
-    if trailing > 0 {
-        return Err(ImageError::TrailingData {
-            image: image.to_owned(),
-            bytes: trailing,
-        });
-    }
+    // trailer (whose CRC and length the decoder checks before the stream ends).
+    let mut stream = archive.into_inner().inner;
+    drain_padding(&mut stream).map_err(corrupt)?;
     let meta = meta.ok_or_else(|| meta_err(MetaError::Missing))?;
-    Ok(Summary {
-        meta,
-        sha256: reader.into_inner().finish(),
-        ignored,
-    })
+    Ok((meta, ignored))
 }
 
 /// The SHA-256 of a file, lowercase hex, read in one streaming pass.
