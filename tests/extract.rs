@@ -735,6 +735,53 @@ fn a_symlink_replaced_by_a_file_is_not_written_through() {
     assert_eq!(meta(&f.z("f")).mode() & 0o7777, 0o4755);
 }
 
+/// The extractor reuses the last parent directory it resolved; an entry that
+/// replaces a symbolic link on that path must make the next entry resolve
+/// afresh, not write where the old link led.
+#[test]
+fn regression_a_replaced_link_is_not_reused_as_a_parent() {
+    let mut f = Fixture::new();
+    let mut i = Image::layer();
+    i.dir("root/x", a(0o755))
+        .dir("root/y", a(0o755))
+        .symlink("root/a", "x", a(0o777))
+        .file("root/a/one", b"1", a(0o644))
+        // `a` now leads to `y`: the next file under `a/` goes there.
+        .symlink("root/a", "y", a(0o777))
+        .file("root/a/two", b"2", a(0o644))
+        .symlink("root/b", "x", a(0o777))
+        .file("root/b/three", b"3", a(0o644))
+        .file("root/b", b"not a dir", a(0o644))
+        .file("root/c/four", b"4", a(0o644));
+    f.unpack(&i.gz()).unwrap();
+    assert_eq!(fs::read(f.z("x/one")).unwrap(), b"1");
+    assert_eq!(fs::read(f.z("y/two")).unwrap(), b"2");
+    assert!(!f.z("x/two").exists(), "written through the replaced link");
+    assert_eq!(fs::read(f.z("x/three")).unwrap(), b"3");
+    assert_eq!(fs::read(f.z("b")).unwrap(), b"not a dir");
+    assert_eq!(fs::read(f.z("c/four")).unwrap(), b"4");
+
+    // `a -> .` makes `a/a` the link itself: the file replacing it is in the
+    // very directory the extractor has open for `a/`, so only dropping that
+    // on a replacement makes `a/two` fail as it must (`a` is now a file).
+    let mut f = Fixture::new();
+    let mut i = Image::layer();
+    i.symlink("root/a", ".", a(0o777))
+        .file("root/a/one", b"1", a(0o644))
+        .file("root/a/a", b"now a file", a(0o644))
+        .file("root/a/two", b"2", a(0o644));
+    let err = f.unpack(&i.gz()).unwrap_err();
+    let (entry, problem) = entry_problem(&err);
+    assert_eq!(entry, "root/a/two");
+    assert!(
+        matches!(problem, EntryError::NotADirectory { .. }),
+        "{problem:?}"
+    );
+    assert_eq!(fs::read(f.z("one")).unwrap(), b"1");
+    assert_eq!(fs::read(f.z("a")).unwrap(), b"now a file");
+    assert!(!f.z("two").exists(), "written through the replaced link");
+}
+
 /// tar-rs GHSA (fixed in 0.4.45): a symlink followed by a directory entry of
 /// the same name could chmod a directory outside the destination.
 #[test]

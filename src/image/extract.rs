@@ -10,6 +10,14 @@
 //! | directory | create | keep, update | keep, change nothing through it | replace | **error** |
 //!
 //! ("Symlink to a directory" is judged inside the zone, like every link.)
+//!
+//! Archives list a directory's entries together, so the last parent directory
+//! resolved is kept open and reused by the next entry with the same parent:
+//! resolving walks every component from the zone root, two system calls each.
+//! Only removing something can change what a path resolves to (the extractor
+//! never moves or removes a directory, and a new entry cannot sit where a
+//! resolved component already is), so an entry that removed anything, or made
+//! a link, drops it.
 //! Owner first, then mode (chown clears setuid), then the time; directory
 //! times last of all, in reverse archive order, since adding children changes
 //! them.
@@ -21,6 +29,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
+use nix::errno::Errno;
 use nix::fcntl::{openat, readlinkat, AtFlags, OFlag};
 use nix::sys::stat::{fchmod, futimens, mkdirat, utimensat, FileStat, Mode, UtimensatFlags};
 use nix::sys::time::TimeSpec;
@@ -40,6 +49,8 @@ pub struct Extractor<'z> {
     /// Where each directory is in `dirs`: an archive repeating one directory
     /// entry a million times must not make a million-entry list.
     dir_index: HashMap<RootPath, usize>,
+    /// The last parent directory resolved, by its components (see the module doc).
+    parent: Option<(Vec<Vec<u8>>, OwnedFd)>,
     /// Copy buffer for file contents.
     buf: Vec<u8>,
     /// Entries installed.
@@ -55,6 +66,7 @@ impl<'z> Extractor<'z> {
             zone,
             dirs: Vec::new(),
             dir_index: HashMap::new(),
+            parent: None,
             buf: vec![0; BUFFER_SIZE],
             entries: 0,
             bytes: 0,
@@ -90,23 +102,38 @@ impl<'z> Extractor<'z> {
         Ok(())
     }
 
+    /// Creates a regular file with `data`; whether something was removed to
+    /// make room for it.
     fn file(
         &mut self,
         parent: &OwnedFd,
         name: &OsStr,
         attrs: &Attrs,
         data: &mut dyn Read,
-    ) -> Result<(), EntryError> {
-        replace_non_dir(parent, name, "file")?;
+    ) -> Result<bool, EntryError> {
         let flags =
             OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let fd = openat(
-            Some(parent.as_raw_fd()),
-            name,
-            flags,
-            Mode::from_bits_truncate(0o600),
-        )
-        .map_err(|e| EntryError::sys("create the file", e))?;
+        let create = || {
+            openat(
+                Some(parent.as_raw_fd()),
+                name,
+                flags,
+                Mode::from_bits_truncate(0o600),
+            )
+        };
+        // Usually nothing is there: try that first, and look only if something
+        // is (O_EXCL fails on any name, a symbolic link's included).
+        let (fd, replaced) = match create() {
+            Ok(fd) => (fd, false),
+            Err(Errno::EEXIST) => {
+                replace_non_dir(parent, name, "file")?;
+                (
+                    create().map_err(|e| EntryError::sys("create the file", e))?,
+                    true,
+                )
+            }
+            Err(e) => return Err(EntryError::sys("create the file", e)),
+        };
         let mut file = File::from(owned(fd));
         loop {
             let n = match data.read(&mut self.buf) {
@@ -129,12 +156,17 @@ impl<'z> Extractor<'z> {
         }
         set_owner_and_mode(file.as_raw_fd(), attrs)?;
         let t = mtime(attrs);
-        futimens(file.as_raw_fd(), &t, &t).map_err(|e| EntryError::sys("set the file's time", e))
+        futimens(file.as_raw_fd(), &t, &t)
+            .map_err(|e| EntryError::sys("set the file's time", e))?;
+        Ok(replaced)
     }
 
-    fn dir(&mut self, parent: &OwnedFd, name: &OsStr, item: &Item) -> Result<(), EntryError> {
+    /// Creates or updates a directory; whether a symbolic link was removed to
+    /// make room for it.
+    fn dir(&mut self, parent: &OwnedFd, name: &OsStr, item: &Item) -> Result<bool, EntryError> {
         let found =
             lookup(parent, name).map_err(|e| EntryError::sys("look at what is there", e))?;
+        let mut replaced = false;
         match found.as_ref().map(FileKind::of) {
             None => make_dir(parent, name)?,
             Some(FileKind::Dir) => {}
@@ -143,7 +175,7 @@ impl<'z> Extractor<'z> {
                     // A link to a directory (`/bin -> usr/bin`) stays, and nothing
                     // is changed through it: the image describes the directory
                     // it expected, not the one the link leads to.
-                    Ok(_) => return Ok(()),
+                    Ok(_) => return Ok(false),
                     Err(
                         ResolveError::NotFound { .. }
                         | ResolveError::NotADirectory { .. }
@@ -151,6 +183,7 @@ impl<'z> Extractor<'z> {
                     ) => {
                         remove(parent, name)?;
                         make_dir(parent, name)?;
+                        replaced = true;
                     }
                     Err(e) => return Err(e.into()),
                 }
@@ -172,7 +205,7 @@ impl<'z> Extractor<'z> {
                 self.dirs.push((item.path.clone(), item.attrs));
             }
         }
-        Ok(())
+        Ok(replaced)
     }
 
     fn hard_link(
@@ -248,14 +281,26 @@ impl<'z> Extractor<'z> {
 
 impl Visit for Extractor<'_> {
     fn item(&mut self, item: &Item, data: &mut dyn Read) -> Result<(), EntryError> {
-        let (parent, name) = item.path.split_last();
-        let parent = self.zone.resolve_dir(parent, Missing::Create)?;
+        let (parent_path, name) = item.path.split_last();
+        let parent = match self.parent.take() {
+            Some((path, fd)) if path == parent_path => fd,
+            _ => self.zone.resolve_dir(parent_path, Missing::Create)?,
+        };
         let name = OsStr::from_bytes(name);
-        match &item.kind {
-            ItemKind::File => self.file(&parent, name, &item.attrs, data)?,
-            ItemKind::Dir => self.dir(&parent, name, item)?,
-            ItemKind::Symlink(target) => symlink(&parent, name, target, &item.attrs)?,
-            ItemKind::HardLink { target, raw } => self.hard_link(&parent, name, target, raw)?,
+        let keep_parent = match &item.kind {
+            ItemKind::File => !self.file(&parent, name, &item.attrs, data)?,
+            ItemKind::Dir => !self.dir(&parent, name, item)?,
+            ItemKind::Symlink(target) => {
+                symlink(&parent, name, target, &item.attrs)?;
+                false
+            }
+            ItemKind::HardLink { target, raw } => {
+                self.hard_link(&parent, name, target, raw)?;
+                false
+            }
+        };
+        if keep_parent {
+            self.parent = Some((parent_path.to_vec(), parent));
         }
         self.entries += 1;
         Ok(())
