@@ -24,6 +24,10 @@ pub struct Settings {
     /// objects and executables become symlinks into `/system`, the default) or
     /// `copy` (copy every file, for systems without the `/system` mounts).
     pub replicate_mode: Mode,
+    /// Copy threads for replication (`OMICRON1_COPY_THREADS`, a positive
+    /// integer); `None` means one per CPU, between 2 and 16. A value that is
+    /// not a positive integer is ignored with a warning.
+    pub copy_threads: Option<usize>,
 }
 
 impl Settings {
@@ -54,6 +58,18 @@ impl Settings {
                 Some(m) if m.as_os_str() == "copy" => Mode::CopyAll,
                 _ => Mode::Split,
             },
+            copy_threads: lookup("OMICRON1_COPY_THREADS").and_then(|v| {
+                match v.to_str().and_then(|s| s.parse::<usize>().ok()) {
+                    Some(n) if n > 0 => Some(n),
+                    _ => {
+                        tracing::warn!(
+                            "OMICRON1_COPY_THREADS={} is not a positive integer: ignored",
+                            v.display()
+                        );
+                        None
+                    }
+                }
+            }),
         }
     }
 }
@@ -74,6 +90,7 @@ mod tests {
         assert_eq!(s.zones_dir, PathBuf::from("/etc/zones"));
         assert_eq!(s.boot_id, None);
         assert_eq!(s.run_dir, PathBuf::from("/var/run/brand/omicron1"));
+        assert_eq!(s.copy_threads, None);
     }
 
     #[test]
@@ -81,9 +98,19 @@ mod tests {
         let s = Settings::from_lookup(|k| match k {
             "OMICRON1_BASELINE_DIR" => Some("/b".into()),
             "OMICRON1_BOOT_ID" => Some("boot-1".into()),
+            "OMICRON1_COPY_THREADS" => Some("3".into()),
             _ => None,
         });
         assert_eq!(s.baseline_dirs, vec![PathBuf::from("/b")]);
         assert_eq!(s.boot_id.as_deref(), Some("boot-1"));
+        assert_eq!(s.copy_threads, Some(3));
+    }
+
+    #[test]
+    fn copy_threads_must_be_a_positive_integer() {
+        for bad in ["0", "-1", "two", "1.5"] {
+            let s = Settings::from_lookup(|k| (k == "OMICRON1_COPY_THREADS").then(|| bad.into()));
+            assert_eq!(s.copy_threads, None, "{bad}");
+        }
     }
 }

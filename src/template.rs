@@ -99,7 +99,9 @@ impl Sources {
             source_root: settings.source_root.clone(),
             baseline: baseline::find(&settings.baseline_dirs)?,
             mode: settings.replicate_mode,
-            threads: replicate::default_threads(),
+            threads: settings
+                .copy_threads
+                .unwrap_or_else(replicate::default_threads),
         })
     }
 }
