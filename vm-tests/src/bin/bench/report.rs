@@ -34,13 +34,12 @@ pub fn targets(r: &Map<String, Value>) -> Value {
         for m in arr(&b["methods"]).iter().filter(|m| m["method"] != "cp -a") {
             let method = m["method"].as_str().unwrap_or("?");
             let v = f(&m["vs_cp"]);
-            let fair = method == "omicron1 copy";
             out.push(target(
                 &format!("template build {tree} ({method}) vs cp -a"),
-                if fair {
-                    "<= 1.0"
-                } else {
-                    "<= 1.0 (split copies less: informative)"
+                match method {
+                    "omicron1 copy" => "<= 1.0",
+                    "omicron1 split" => "<= 1.0 (split copies less: informative)",
+                    _ => "<= 1.0 (one copy thread: informative)",
                 },
                 v,
                 format!("{v:.2}x"),

@@ -304,6 +304,10 @@ impl Bench {
     fn builds(&mut self, label: &str, src: &Path, tree: &Value) -> Value {
         let reps = self.plan.build_reps(label);
         let (mut cp, mut copy, mut split) = (Vec::new(), Vec::new(), Vec::new());
+        // Copy mode on one thread, once, on the smallest tree: does parallel
+        // copying pay on this machine? (OMICRON1_COPY_THREADS)
+        let mut copy_1t = Vec::new();
+        let one_thread_too = self.plan.trees.first().map(|t| t.0) == Some(label);
         let mut referenced = Map::new();
         let mut details = Vec::new();
         for rep in 0..reps {
@@ -328,18 +332,27 @@ impl Bench {
             cp.push(took);
             self.destroy(&ds);
             self.settle(true);
-            for (mode, samples) in [("copy", &mut copy), ("split", &mut split)] {
+            let mut variants = vec![("copy", &mut copy), ("split", &mut split)];
+            if one_thread_too && rep == 0 {
+                variants.push(("copy-1t", &mut copy_1t));
+            }
+            for (mode, samples) in variants {
                 let parent = format!("{}/build", self.top);
                 self.create(&parent);
                 self.settle(false);
                 let ctx = self.ctx(
                     src,
                     &format!("build-{label}-{mode}"),
-                    (mode == "copy").then_some("copy"),
+                    mode.starts_with("copy").then_some("copy"),
                 );
-                let (took, out) = timed(self.omicron1(&ctx).env("OMICRON1_LOG", "debug").args([
+                let mut cmd = self.omicron1(&ctx);
+                cmd.env("OMICRON1_LOG", "debug").args([
                     "template", "build", "--pool", &self.pool, "--parent", &parent,
-                ]));
+                ]);
+                if mode == "copy-1t" {
+                    cmd.env("OMICRON1_COPY_THREADS", "1");
+                }
+                let (took, out) = timed(&mut cmd);
                 let (stdout, stderr) = (
                     String::from_utf8_lossy(&out.stdout).into_owned(),
                     String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -403,13 +416,21 @@ impl Bench {
                 "referenced_bytes": referenced.get(method),
             })
         };
+        let mut methods = vec![
+            row("cp -a", &cp),
+            row("omicron1 copy", &copy),
+            row("omicron1 split", &split),
+        ];
+        if !copy_1t.is_empty() {
+            methods.push(row("omicron1 copy-1t", &copy_1t));
+        }
         json!({
             "tree": label,
             "files": tree["files"],
             "bytes": tree["bytes"],
             "linked_files": tree["linked_files"],
             "linked_bytes": tree["linked_bytes"],
-            "methods": [row("cp -a", &cp), row("omicron1 copy", &copy), row("omicron1 split", &split)],
+            "methods": methods,
             "omicron1_builds": details,
         })
     }
