@@ -88,7 +88,7 @@ mod tests {
 
     #[test]
     fn prints_the_whole_chain_on_one_line() {
-        let inner = std::io::Error::new(std::io::ErrorKind::Other, "inner");
+        let inner = std::io::Error::other("inner");
         let f = Failure::new(Exit::NotComplete, Outer(inner));
         assert_eq!(f.to_string(), "outer: inner");
     }

@@ -5,10 +5,13 @@
 //! that creates something (a clone, a snapshot, a folder) pushes the step that
 //! removes it, and only the last line of a successful install disarms them.
 
+/// One undo step: what it undoes, for the warning if it fails; and the step.
+type Step<'a> = (String, Box<dyn FnOnce() -> Result<(), String> + 'a>);
+
 /// Undo steps, run in reverse order on drop unless [`Revert::disarm`]ed.
 #[derive(Default)]
 pub struct Revert<'a> {
-    steps: Vec<(String, Box<dyn FnOnce() -> Result<(), String> + 'a>)>,
+    steps: Vec<Step<'a>>,
 }
 
 impl<'a> Revert<'a> {

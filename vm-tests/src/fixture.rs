@@ -290,6 +290,7 @@ impl Layer {
     }
 
     /// A layer image with `{"v":"1","t":"layer","pkg":PKG,"version":"1.0.0"}`.
+    #[allow(clippy::self_named_constructors)] // an image of type `layer`
     pub fn layer(path: &Path, pkg: &str) -> Layer {
         Layer::new(
             path,

@@ -49,6 +49,7 @@ struct Stopped {
 }
 
 /// Starts `install` for `zone` with extra environment, not waiting for it.
+#[allow(clippy::zombie_processes)] // reaped by pid (`wait_exit`), not through the handle
 fn spawn_install(
     f: &Fixture,
     zone: &str,
@@ -417,7 +418,9 @@ fn killed_installs_leave_an_incomplete_zone_that_uninstall_cleans() {
     // After the clone, during the unpack (tar entries: oxide.json, then
     // opt/f0.. — stopping before entry 5 means f0-f2 are in), and before
     // recording: an incomplete zone root.
-    let cases: [(&str, &str, fn(&Path)); 3] = [
+    // Zone, stop point, and what the zone root holds there.
+    type Case = (&'static str, &'static str, fn(&Path));
+    let cases: [Case; 3] = [
         ("k-after-clone", "after-clone", |root| {
             assert!(!root.join("opt").exists(), "nothing unpacked yet");
             assert!(

@@ -38,9 +38,10 @@ pub enum Error {
         target: String,
         /// The classified reason.
         kind: ErrorKind,
-        /// The command, its status and its output.
+        /// The command, its status and its output (boxed: errors travel in
+        /// every `Result`, and this is most of their size).
         #[source]
-        source: CommandFailure,
+        source: Box<CommandFailure>,
     },
     /// A command succeeded but printed something we could not parse.
     #[error("zfs {op} of {target}: unexpected output: {detail}")]
@@ -99,7 +100,7 @@ impl Error {
             op,
             target: target.to_string(),
             kind,
-            source,
+            source: Box::new(source),
         }
     }
 }

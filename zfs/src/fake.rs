@@ -229,7 +229,9 @@ impl Zfs for FakeZfs {
         for parent in missing.into_iter().rev() {
             st.datasets.insert(parent.clone(), Dataset::default());
             let mount = st.should_mount(&parent);
-            st.datasets.get_mut(&parent).map(|d| d.mounted = mount);
+            if let Some(d) = st.datasets.get_mut(&parent) {
+                d.mounted = mount;
+            }
         }
         let local = options
             .properties
@@ -244,7 +246,9 @@ impl Zfs for FakeZfs {
             },
         );
         let mount = st.should_mount(name);
-        st.datasets.get_mut(name).map(|d| d.mounted = mount);
+        if let Some(d) = st.datasets.get_mut(name) {
+            d.mounted = mount;
+        }
         Ok(())
     }
 
@@ -301,9 +305,9 @@ impl Zfs for FakeZfs {
         };
         st.datasets.insert(target.as_str().to_string(), ds);
         let mount = st.should_mount(target.as_str());
-        st.datasets
-            .get_mut(target.as_str())
-            .map(|d| d.mounted = mount);
+        if let Some(d) = st.datasets.get_mut(target.as_str()) {
+            d.mounted = mount;
+        }
         Ok(())
     }
 
@@ -319,7 +323,9 @@ impl Zfs for FakeZfs {
                     if !options.deferred {
                         return fail("destroy", snap, ErrorKind::HasDependents);
                     }
-                    st.snapshots.get_mut(name).map(|s| s.defer_destroy = true);
+                    if let Some(s) = st.snapshots.get_mut(name) {
+                        s.defer_destroy = true;
+                    }
                     return Ok(());
                 }
                 st.snapshots.remove(name);
@@ -456,7 +462,9 @@ impl Zfs for FakeZfs {
                 return fail("set", object, ErrorKind::Other);
             }
             if properties.contains(&("zoned", "on")) {
-                st.datasets.get_mut(ds.as_str()).map(|d| d.mounted = false);
+                if let Some(d) = st.datasets.get_mut(ds.as_str()) {
+                    d.mounted = false;
+                }
             }
         }
         let local = match object {
@@ -605,9 +613,9 @@ impl Zfs for FakeZfs {
         if ds.mounted || st.mountpoint(dataset.as_str()).is_none() {
             return fail("mount", dataset, ErrorKind::Other);
         }
-        st.datasets
-            .get_mut(dataset.as_str())
-            .map(|d| d.mounted = true);
+        if let Some(d) = st.datasets.get_mut(dataset.as_str()) {
+            d.mounted = true;
+        }
         Ok(())
     }
 
