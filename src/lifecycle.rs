@@ -96,7 +96,14 @@ pub fn zone_root(zfs: &dyn Zfs, zone: &Zone) -> Result<ZoneRoot, LifecycleError>
 }
 
 /// `uninstall [-F]`: destroys the zone root and nothing else (plus, for a zone
-/// made by the clone hook, the snapshot of its source that it was cloned from).
+/// made by the clone hook, the snapshot of its source that it was cloned from,
+/// and for the last zone on a stale template, that template).
+///
+/// On ZFS that is three `zfs` commands: a `list` finding the zonepath's
+/// dataset, a `get` of the root's clone snapshot and origin (which also says
+/// whether there is a root), and a `destroy -r`. A zone made by the clone hook
+/// adds a `destroy -d` of its snapshot; a zone on a template other than this
+/// boot's adds the collection ([`crate::templates::collect_after_uninstall`]).
 pub fn uninstall(
     zfs: &dyn Zfs,
     settings: &Settings,
@@ -110,13 +117,17 @@ pub fn uninstall(
     ));
     match zone_root(zfs, zone)? {
         ZoneRoot::Dataset(root) => {
-            if !zfs.exists((&root).into())? {
-                info(format_args!(
-                    "zone root {root} does not exist: nothing to uninstall"
-                ));
-                return Ok(());
-            }
-            let recorded = zfs.get((&root).into(), &[props::CLONE_SNAPSHOT, "origin"])?;
+            // One `zfs get` both finds the root and reads where it was cloned from.
+            let recorded = match zfs.get((&root).into(), &[props::CLONE_SNAPSHOT, "origin"]) {
+                Ok(recorded) => recorded,
+                Err(e) if e.is_not_found() => {
+                    info(format_args!(
+                        "zone root {root} does not exist: nothing to uninstall"
+                    ));
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
             let snapshot_prop = |name: &str| {
                 recorded
                     .get(name)

@@ -14,7 +14,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use omicron1_zfs::{CreateOptions, DatasetName, DestroyOptions, ErrorKind, SnapshotName, Zfs};
+use omicron1_zfs::{
+    CreateOptions, DatasetName, Depth, DestroyOptions, ErrorKind, ListKind, SnapshotName, Zfs,
+};
 use sha2::{Digest, Sha256};
 
 use crate::baseline::{self, Baseline};
@@ -60,9 +62,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// A template's dataset and its `@ready` snapshot.
+/// A template's container, dataset and `@ready` snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
+    /// The container holding the parent's templates (`<parent>/omicron1-templates`).
+    pub container: DatasetName,
     /// The dataset the build fills.
     pub dataset: DatasetName,
     /// The snapshot zones are cloned from.
@@ -73,9 +77,14 @@ impl Template {
     /// The template for `identity` serving zones whose zonepath datasets are
     /// children of `parent`.
     pub fn locate(parent: &DatasetName, identity: &Identity) -> Result<Template, TemplateError> {
-        let dataset = parent.child(CONTAINER)?.child(&identity.key())?;
+        let container = parent.child(CONTAINER)?;
+        let dataset = container.child(&identity.key())?;
         let snapshot = dataset.snapshot(READY)?;
-        Ok(Template { dataset, snapshot })
+        Ok(Template {
+            container,
+            dataset,
+            snapshot,
+        })
     }
 }
 
@@ -231,11 +240,75 @@ fn probe(zfs: &dyn Zfs, template: &Template) -> Result<Option<Option<String>>, T
     }
 }
 
+/// What a builder finds in the container once it holds the template's lock.
+#[derive(Debug, Default)]
+struct Survey {
+    /// The encryption root of `@ready`, if it exists (`Some(None)`: not encrypted).
+    ready: Option<Option<String>>,
+    /// Whether the container exists.
+    container: bool,
+    /// Whether the template's dataset exists (without `@ready`: a build that died).
+    dataset: bool,
+    /// Whether the container holds other templates, which the build then
+    /// collects if they are stale and unused.
+    others: bool,
+}
+
+/// The probe a builder makes under the exclusive lock: one `zfs list` of the
+/// container's filesystems and snapshots says whether another builder finished
+/// while this one waited (and the template's encryption root), whether a build
+/// that died left the dataset, whether the container must be made, and whether
+/// there is anything beside the template to collect.
+fn survey(zfs: &dyn Zfs, template: &Template) -> Result<Survey, TemplateError> {
+    let kind = ListKind::FilesystemsAndSnapshots;
+    let rows = match zfs.list(
+        &template.container,
+        kind,
+        Depth::Levels(2),
+        &["encryptionroot"],
+    ) {
+        Ok(rows) => rows,
+        Err(e) if e.is_not_found() => return Ok(Survey::default()),
+        Err(e) => return Err(e.into()),
+    };
+    let mut found = Survey {
+        container: true,
+        ..Survey::default()
+    };
+    let dataset = template.dataset.as_str();
+    for row in &rows {
+        // The dataset a row is, or is a snapshot of.
+        let of = row
+            .name
+            .split_once('@')
+            .map_or(row.name.as_str(), |(ds, _)| ds);
+        let below_dataset = of
+            .strip_prefix(dataset)
+            .is_some_and(|rest| rest.starts_with('/'));
+        if row.name == template.snapshot.as_str() {
+            found.ready = Some(row.value("encryptionroot").map(str::to_string));
+        } else if of == dataset {
+            found.dataset = true;
+        } else if of != template.container.as_str() && !below_dataset {
+            found.others = true;
+        }
+    }
+    Ok(found)
+}
+
 /// Returns this identity's ready template for zones under `parent`, building it
 /// first if there is none, held shared so that collectors leave it alone until
 /// the caller has cloned it. Concurrent callers build it once: one builds, the
 /// others wait and then clone. A build also collects the unused stale
-/// templates beside it. A warm call runs one `zfs` command.
+/// templates it found beside its own.
+///
+/// A warm call runs one `zfs` command: a `get` of `@ready`. A cold one runs
+/// eight where the container is new: that `get`, the [`survey`]'s `list` under
+/// the exclusive lock, `create` of the container and of the template, `mount`,
+/// a `get` of the template's mountpoint and encryption root, `unmount` and
+/// `snapshot`. Where the container exists it runs no `create` of it; it adds a
+/// `destroy` of a build that died, and where other templates were beside its
+/// own, the collection: a `list`, and a `destroy` per template collected.
 pub fn ensure(
     zfs: &dyn Zfs,
     settings: &Settings,
@@ -263,7 +336,10 @@ pub fn ensure(
     // Upgrading in place could deadlock with another upgrader: release, then wait.
     drop(shared);
     let exclusive = Lock::acquire(&path, LockMode::Exclusive, waiting)?;
-    if let Some(encryption_root) = probe(zfs, &template)? {
+    // Probe again, now that no one else can build: another builder may have
+    // finished while this one waited.
+    let found = survey(zfs, &template)?;
+    if let Some(encryption_root) = found.ready {
         info(format_args!(
             "using template {} (built while waiting)",
             template.snapshot
@@ -275,7 +351,7 @@ pub fn ensure(
             in_use: exclusive,
         });
     }
-    if zfs.exists((&template.dataset).into())? {
+    if found.dataset {
         info(format_args!(
             "destroying unfinished template {}",
             template.dataset
@@ -288,16 +364,18 @@ pub fn ensure(
             },
         )?;
     }
-    build(zfs, &template, identity, sources)?;
+    let encryption_root = build(zfs, &template, identity, sources, found.container)?;
     exclusive.downgrade()?;
-    if let Some(container) = template.dataset.parent() {
+    // Collect only if the survey saw other templates. One made beside this one
+    // since is another baseline's: its builder holds it (the lock) until its zone
+    // is cloned from it, and one whose build died is redone by its next build.
+    if found.others {
         // Collection is housekeeping: its failure must not fail the install.
-        if let Err(e) = crate::templates::collect(zfs, settings, &container, Some(identity), false)
-        {
+        let container = &template.container;
+        if let Err(e) = crate::templates::collect(zfs, settings, container, Some(identity), false) {
             eprintln!("omicron1: warning: collecting stale templates in {container}: {e}");
         }
     }
-    let encryption_root = probe(zfs, &template)?.unwrap_or_default();
     Ok(Ready {
         template,
         encryption_root,
@@ -305,21 +383,25 @@ pub fn ensure(
     })
 }
 
-/// Builds a template from scratch; on any failure the dataset is destroyed.
+/// Builds a template from scratch, making the container first unless it
+/// exists; on any failure the dataset is destroyed. Returns the template's
+/// encryption root, which its `@ready` snapshot and every clone of it share.
 fn build(
     zfs: &dyn Zfs,
     template: &Template,
     identity: &Identity,
     sources: &Sources,
-) -> Result<(), TemplateError> {
+    container_exists: bool,
+) -> Result<Option<String>, TemplateError> {
     let started = Instant::now();
     info(format_args!("building template {}", template.dataset));
-    if let Some(container) = template.dataset.parent() {
+    if !container_exists {
         let opts = CreateOptions {
             parents: false,
             properties: &[("canmount", "off")],
         };
-        match zfs.create(&container, &opts) {
+        // A builder of another baseline may have made it since the survey.
+        match zfs.create(&template.container, &opts) {
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
             other => other?,
         }
@@ -357,8 +439,14 @@ fn build(
         },
     );
     zfs.mount(&template.dataset)?;
-    let mountpoint = zfs
-        .get_value((&template.dataset).into(), "mountpoint")?
+    // The mountpoint is inherited, so known only now; the encryption root comes along.
+    let mut found = zfs.get(
+        (&template.dataset).into(),
+        &["mountpoint", "encryptionroot"],
+    )?;
+    let mut value = |name: &str| found.remove(name).and_then(|p| p.value);
+    let encryption_root = value("encryptionroot");
+    let mountpoint = value("mountpoint")
         .filter(|m| m.starts_with('/'))
         .ok_or_else(|| TemplateError::NoMountpoint(template.dataset.clone()))?;
     populate(Path::new(&mountpoint), sources)?;
@@ -373,7 +461,7 @@ fn build(
         template.snapshot,
         ms(started.elapsed())
     ));
-    Ok(())
+    Ok(encryption_root)
 }
 
 /// Fills `dir` with what a zone root starts from, as the original brand did for
@@ -465,6 +553,7 @@ mod tests {
             t.dataset.parent().unwrap().as_str(),
             "tp/crypt/zone/omicron1-templates"
         );
+        assert_eq!(t.container.as_str(), "tp/crypt/zone/omicron1-templates");
         assert_eq!(t.snapshot.as_str(), format!("{}@ready", t.dataset));
     }
 }

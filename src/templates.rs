@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use omicron1_zfs::{DatasetName, Depth, DestroyOptions, ListKind, PoolName, SnapshotName, Zfs};
+use omicron1_zfs::{
+    DatasetName, Depth, DestroyOptions, ListKind, ListRow, PoolName, SnapshotName, Zfs,
+};
 use serde_json::json;
 
 use crate::baseline;
@@ -98,7 +100,8 @@ pub fn containers(zfs: &dyn Zfs, pool: &PoolName) -> Result<Vec<DatasetName>, Te
         .collect()
 }
 
-/// The templates in one container: two scans (datasets, then snapshots).
+/// The templates in one container: one scan of the templates and their
+/// snapshots.
 pub fn inventory(
     zfs: &dyn Zfs,
     container: &DatasetName,
@@ -109,14 +112,16 @@ pub fn inventory(
         props::BASELINE,
         props::CREATED,
         "referenced",
+        "clones",
     ];
-    let datasets = zfs.list(container, ListKind::Filesystems, Depth::Levels(1), &fields)?;
-    let snapshots = zfs.list(
+    let rows = zfs.list(
         container,
-        ListKind::Snapshots,
+        ListKind::FilesystemsAndSnapshots,
         Depth::Levels(2),
-        &["clones"],
+        &fields,
     )?;
+    let (snapshots, datasets): (Vec<&ListRow>, Vec<&ListRow>) =
+        rows.iter().partition(|r| r.name.contains('@'));
     let clones_of: BTreeMap<&str, Vec<String>> = snapshots
         .iter()
         .map(|s| {
@@ -124,8 +129,12 @@ pub fn inventory(
             (s.name.as_str(), clones)
         })
         .collect();
+    // The templates are the container's children (depth 2 also lists theirs).
+    let is_template = |r: &&ListRow| {
+        r.name.rsplit_once('/').map(|(parent, _)| parent) == Some(container.as_str())
+    };
     let mut out = Vec::new();
-    for row in datasets.iter().filter(|r| r.name != container.as_str()) {
+    for row in datasets.into_iter().filter(is_template) {
         let dataset: DatasetName = row.name.parse()?;
         let snapshot = dataset.snapshot(READY)?;
         let mut clones = match clones_of.get(snapshot.as_str()) {
@@ -153,13 +162,23 @@ pub fn inventory(
 
 /// This boot's identity, and the baseline's digest if a baseline is found.
 fn current(settings: &Settings) -> Result<(String, Option<String>), TemplateError> {
-    let boot_id =
-        crate::boot::boot_id(settings.boot_id.as_deref()).map_err(TemplateError::BootId)?;
-    let digest = match baseline::find(&settings.baseline_dirs) {
-        Ok(b) => Some(template::identity(settings, &b)?.baseline_sha256),
-        Err(_) => None,
-    };
-    Ok((boot_id, digest))
+    match current_identity(settings)? {
+        Some(identity) => Ok((identity.boot_id, Some(identity.baseline_sha256))),
+        None => {
+            let boot_id =
+                crate::boot::boot_id(settings.boot_id.as_deref()).map_err(TemplateError::BootId)?;
+            Ok((boot_id, None))
+        }
+    }
+}
+
+/// This boot's identity, or `None` if no baseline is found (then only the boot
+/// is known, and [`current`] tells it).
+fn current_identity(settings: &Settings) -> Result<Option<Identity>, TemplateError> {
+    match baseline::find(&settings.baseline_dirs) {
+        Ok(b) => Ok(Some(template::identity(settings, &b)?)),
+        Err(_) => Ok(None),
+    }
 }
 
 /// What a collection did with one template.
@@ -241,15 +260,34 @@ fn zone_names(clones: &[DatasetName]) -> Vec<String> {
 }
 
 /// After a zone root cloned from `origin` is destroyed: collect its template if
-/// it is now stale and unused. Housekeeping: failures are warnings.
+/// it is now stale and unused (and any other unused stale template beside it).
+/// Housekeeping: failures are warnings.
+///
+/// Only a template of another boot or baseline can be stale, and this boot's
+/// current template is named by its identity's key ([`Identity::key`]), known
+/// without asking ZFS. So uninstalling a zone on the current template scans
+/// nothing; one on another template costs a `zfs list` of the container, and a
+/// `zfs destroy` per template collected.
 pub fn collect_after_uninstall(zfs: &dyn Zfs, settings: &Settings, origin: &SnapshotName) {
     let template = origin.dataset();
     let Some(container) = template.parent().filter(|c| c.basename() == CONTAINER) else {
         return;
     };
-    match collect(zfs, settings, &container, None, false) {
-        Ok(_) => {}
-        Err(e) => eprintln!("omicron1: warning: collecting stale templates in {container}: {e}"),
+    let warn = |e: TemplateError| {
+        eprintln!("omicron1: warning: collecting stale templates in {container}: {e}")
+    };
+    let identity = match current_identity(settings) {
+        Ok(identity) => identity,
+        Err(e) => return warn(e),
+    };
+    if identity
+        .as_ref()
+        .is_some_and(|id| template.basename() == id.key())
+    {
+        return;
+    }
+    if let Err(e) = collect(zfs, settings, &container, identity.as_ref(), false) {
+        warn(e);
     }
 }
 

@@ -152,6 +152,7 @@ impl Zfs for CliZfs {
         argv.push(match kind {
             ListKind::Filesystems => "filesystem".into(),
             ListKind::Snapshots => "snapshot".into(),
+            ListKind::FilesystemsAndSnapshots => "filesystem,snapshot".into(),
         });
         match depth {
             Depth::Recursive => argv.push("-r".into()),

@@ -430,7 +430,7 @@ pub fn pools(zfs: &dyn Zfs, s: &Scratch) {
     assert!(zfs.pools().unwrap().contains(&s.dataset.pool()));
 }
 
-/// `list`: names and properties of filesystems and snapshots in one call.
+/// `list`: names and properties of filesystems, snapshots, or both, in one call.
 pub fn listing(zfs: &dyn Zfs, s: &Scratch) {
     let top = s.child("list");
     let a = top.child("a").unwrap();
@@ -491,6 +491,48 @@ pub fn listing(zfs: &dyn Zfs, s: &Scratch) {
         .list(&top, ListKind::Snapshots, Depth::Levels(1), &[])
         .unwrap();
     assert!(none.is_empty(), "no snapshots of top itself: {none:?}");
+
+    // Both kinds in one scan; a snapshot counts one level below its dataset.
+    let both = zfs
+        .list(
+            &top,
+            ListKind::FilesystemsAndSnapshots,
+            Depth::Levels(2),
+            &["clones", "omicron1:tag"],
+        )
+        .unwrap();
+    let names: Vec<&str> = both.iter().map(|r| r.name.as_str()).collect();
+    for object in [
+        top.as_str(),
+        a.as_str(),
+        deep.as_str(),
+        clone.as_str(),
+        snap.as_str(),
+    ] {
+        assert!(names.contains(&object), "{object} in {names:?}");
+    }
+    assert_eq!(names.len(), 5, "{names:?}");
+    let row_snap = both.iter().find(|r| r.name == snap.as_str()).unwrap();
+    assert_eq!(row_snap.value("clones"), Some(clone.as_str()));
+    let row_a = both.iter().find(|r| r.name == a.as_str()).unwrap();
+    assert_eq!(row_a.value("omicron1:tag"), Some("A"));
+    let shallow = zfs
+        .list(
+            &top,
+            ListKind::FilesystemsAndSnapshots,
+            Depth::Levels(1),
+            &[],
+        )
+        .unwrap();
+    let names: Vec<&str> = shallow.iter().map(|r| r.name.as_str()).collect();
+    assert!(
+        names.contains(&a.as_str()) && !names.contains(&deep.as_str()),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&snap.as_str()),
+        "a child's snapshot is two levels down: {names:?}"
+    );
     let missing = s.child("nolist");
     let err = zfs
         .list(&missing, ListKind::Filesystems, Depth::Recursive, &[])

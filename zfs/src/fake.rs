@@ -4,9 +4,14 @@
 //! and mount state, and fails the way `zfs` does (the shared
 //! [`crate::conformance`] checks run against both it and real OpenZFS in the
 //! VM suite). It does not touch the filesystem: "mounting" only flips a flag.
+//!
+//! It also counts the commands [`crate::CliZfs`] would have run for the same
+//! calls (one `zfs` or `zpool` process per call of a [`Zfs`] method that is not
+//! a provided one), so tests can hold operations to their process budgets.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use crate::error::{Error, ErrorKind};
@@ -61,6 +66,10 @@ fn default_value(prop: &str) -> Option<&'static str> {
 #[derive(Debug, Default)]
 pub struct FakeZfs {
     state: Mutex<State>,
+    /// How many commands the CLI backend would have run.
+    started: AtomicU64,
+    /// Those commands since the last [`FakeZfs::take_commands`], oldest first.
+    commands: Mutex<Vec<&'static str>>,
 }
 
 fn fail<T>(op: &'static str, target: impl ToString, kind: ErrorKind) -> Result<T> {
@@ -87,6 +96,27 @@ impl FakeZfs {
         root.local
             .insert("mountpoint".into(), mountpoint.display().to_string());
         st.datasets.insert(pool.as_str().to_string(), root);
+    }
+
+    /// How many `zfs` and `zpool` processes [`crate::CliZfs`] would have
+    /// started for the calls so far, as its runner's `processes_started` counts.
+    pub fn processes_started(&self) -> u64 {
+        self.started.load(Ordering::Relaxed)
+    }
+
+    /// The commands [`crate::CliZfs`] would have run since the last call of
+    /// this method (or since the start), oldest first: `["zfs list", "zfs get"]`.
+    pub fn take_commands(&self) -> Vec<&'static str> {
+        std::mem::take(&mut *self.commands.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Counts one command of the CLI backend.
+    fn started(&self, command: &'static str) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+        self.commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(command);
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -205,6 +235,7 @@ fn fixed(v: &str) -> Property {
 
 impl Zfs for FakeZfs {
     fn create(&self, dataset: &DatasetName, options: &CreateOptions<'_>) -> Result<()> {
+        self.started("zfs create");
         let mut st = self.lock();
         let name = dataset.as_str();
         if st.datasets.contains_key(name) {
@@ -253,6 +284,7 @@ impl Zfs for FakeZfs {
     }
 
     fn snapshot(&self, snapshot: &SnapshotName, properties: &[(&str, &str)]) -> Result<()> {
+        self.started("zfs snapshot");
         let mut st = self.lock();
         if !st.datasets.contains_key(snapshot.dataset().as_str()) {
             return fail("snapshot", snapshot, ErrorKind::NotFound);
@@ -280,6 +312,7 @@ impl Zfs for FakeZfs {
         target: &DatasetName,
         properties: &[(&str, &str)],
     ) -> Result<()> {
+        self.started("zfs clone");
         let mut st = self.lock();
         let what = format!("{origin} to {target}");
         if !st.snapshots.contains_key(origin.as_str()) {
@@ -312,6 +345,7 @@ impl Zfs for FakeZfs {
     }
 
     fn destroy(&self, object: ObjectName<'_>, options: DestroyOptions) -> Result<()> {
+        self.started("zfs destroy");
         let mut st = self.lock();
         match object {
             ObjectName::Snapshot(snap) => {
@@ -370,6 +404,7 @@ impl Zfs for FakeZfs {
     }
 
     fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
+        self.started("zfs rename");
         let mut st = self.lock();
         let what = format!("{from} to {to}");
         if !st.datasets.contains_key(from.as_str()) {
@@ -413,6 +448,7 @@ impl Zfs for FakeZfs {
     }
 
     fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties> {
+        self.started("zfs get");
         let st = self.lock();
         let mut out = Properties::new();
         match object {
@@ -453,6 +489,7 @@ impl Zfs for FakeZfs {
     }
 
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {
+        self.started("zfs set");
         let mut st = self.lock();
         if let ObjectName::Dataset(ds) = object {
             // Like the global zone's zfs: a zoned dataset's mountpoint is the zone's.
@@ -481,6 +518,7 @@ impl Zfs for FakeZfs {
     }
 
     fn inherit(&self, object: ObjectName<'_>, property: &str) -> Result<()> {
+        self.started("zfs inherit");
         let mut st = self.lock();
         let local = match object {
             ObjectName::Dataset(ds) => st.datasets.get_mut(ds.as_str()).map(|d| &mut d.local),
@@ -502,6 +540,7 @@ impl Zfs for FakeZfs {
         depth: Depth,
         properties: &[&str],
     ) -> Result<Vec<ListRow>> {
+        self.started("zfs list");
         let st = self.lock();
         let top = root.as_str();
         if !st.datasets.contains_key(top) {
@@ -516,45 +555,59 @@ impl Zfs for FakeZfs {
                     Depth::Levels(n) => level(ds) + extra <= n,
                 }
         };
+        let dataset_row = |name: &String| {
+            let values = properties
+                .iter()
+                .map(|p| (p.to_string(), st.dataset_prop(name, p).value))
+                .collect();
+            ListRow {
+                name: name.clone(),
+                values,
+            }
+        };
+        let snapshot_row = |name: &String, snap: &Snapshot| {
+            let values = properties
+                .iter()
+                .map(|p| {
+                    let v = match *p {
+                        "clones" => Some(st.clones_of(name).join(",")).filter(|c| !c.is_empty()),
+                        "name" => Some(name.clone()),
+                        other => snap.local.get(other).cloned(),
+                    };
+                    (p.to_string(), v)
+                })
+                .collect();
+            ListRow {
+                name: name.clone(),
+                values,
+            }
+        };
+        let mut snaps: Vec<(&String, &Snapshot)> = st
+            .snapshots
+            .iter()
+            .filter(|(n, _)| n.split_once('@').is_some_and(|(ds, _)| within(ds, 1)))
+            .collect();
+        snaps.sort_by_key(|(_, s)| s.txg);
         let mut rows = Vec::new();
         match kind {
             ListKind::Filesystems => {
-                for name in st.datasets.keys().filter(|d| within(d, 0)) {
-                    let values = properties
-                        .iter()
-                        .map(|p| (p.to_string(), st.dataset_prop(name, p).value))
-                        .collect();
-                    rows.push(ListRow {
-                        name: name.clone(),
-                        values,
-                    });
-                }
+                rows.extend(st.datasets.keys().filter(|d| within(d, 0)).map(dataset_row));
             }
             ListKind::Snapshots => {
-                let mut snaps: Vec<(&String, &Snapshot)> = st
-                    .snapshots
-                    .iter()
-                    .filter(|(n, _)| n.split_once('@').is_some_and(|(ds, _)| within(ds, 1)))
-                    .collect();
-                snaps.sort_by_key(|(_, s)| s.txg);
-                for (name, snap) in snaps {
-                    let values = properties
+                rows.extend(
+                    snaps
+                        .into_iter()
+                        .map(|(name, snap)| snapshot_row(name, snap)),
+                );
+            }
+            ListKind::FilesystemsAndSnapshots => {
+                // As `zfs list` prints them: each filesystem, then its snapshots.
+                for name in st.datasets.keys().filter(|d| within(d, 0)) {
+                    rows.push(dataset_row(name));
+                    let own = snaps
                         .iter()
-                        .map(|p| {
-                            let v = match *p {
-                                "clones" => {
-                                    Some(st.clones_of(name).join(",")).filter(|c| !c.is_empty())
-                                }
-                                "name" => Some(name.clone()),
-                                other => snap.local.get(other).cloned(),
-                            };
-                            (p.to_string(), v)
-                        })
-                        .collect();
-                    rows.push(ListRow {
-                        name: name.clone(),
-                        values,
-                    });
+                        .filter(|(n, _)| n.split_once('@').map(|(d, _)| d) == Some(name));
+                    rows.extend(own.map(|(n, snap)| snapshot_row(n, snap)));
                 }
             }
         }
@@ -562,6 +615,7 @@ impl Zfs for FakeZfs {
     }
 
     fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>> {
+        self.started("zfs list");
         let st = self.lock();
         if !st.datasets.contains_key(dataset.as_str()) {
             return fail("list", dataset, ErrorKind::NotFound);
@@ -574,6 +628,7 @@ impl Zfs for FakeZfs {
     }
 
     fn snapshots(&self, dataset: &DatasetName) -> Result<Vec<SnapshotName>> {
+        self.started("zfs list");
         let st = self.lock();
         if !st.datasets.contains_key(dataset.as_str()) {
             return fail("list", dataset, ErrorKind::NotFound);
@@ -589,6 +644,7 @@ impl Zfs for FakeZfs {
     }
 
     fn mounted_at(&self, path: &Path, properties: &[&str]) -> Result<Option<ListRow>> {
+        self.started("zfs list");
         let st = self.lock();
         for (name, ds) in &st.datasets {
             if ds.mounted && st.mountpoint(name).as_deref() == Some(path) {
@@ -606,6 +662,7 @@ impl Zfs for FakeZfs {
     }
 
     fn mount(&self, dataset: &DatasetName) -> Result<()> {
+        self.started("zfs mount");
         let mut st = self.lock();
         let Some(ds) = st.datasets.get(dataset.as_str()) else {
             return fail("mount", dataset, ErrorKind::NotFound);
@@ -620,6 +677,7 @@ impl Zfs for FakeZfs {
     }
 
     fn unmount(&self, dataset: &DatasetName) -> Result<()> {
+        self.started("zfs unmount");
         let mut st = self.lock();
         match st.datasets.get_mut(dataset.as_str()) {
             None => fail("unmount", dataset, ErrorKind::NotFound),
@@ -632,6 +690,7 @@ impl Zfs for FakeZfs {
     }
 
     fn pools(&self) -> Result<Vec<PoolName>> {
+        self.started("zpool list");
         let st = self.lock();
         st.datasets
             .keys()

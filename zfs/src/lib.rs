@@ -52,6 +52,9 @@ pub enum ListKind {
     Filesystems,
     /// Snapshots (`-t snapshot`).
     Snapshots,
+    /// Filesystems and snapshots in one scan (`-t filesystem,snapshot`); a
+    /// snapshot's row has an `@` in its name. Do not rely on the order of rows.
+    FilesystemsAndSnapshots,
 }
 
 /// How deep [`Zfs::list`] looks below its root.
