@@ -3,9 +3,9 @@
 # the method and the numbers. Not part of the tests: it measures, it does not
 # pass or fail on the targets.
 #
-#   sudo ./bench.sh           the full run (~35 min under emulation, alone):
+#   sudo ./bench.sh           the full run (~16 min under emulation, alone):
 #                             target/bench/results.{txt,json}
-#   sudo ./bench.sh --quick   smaller trees and images, fewer repeats (~15 min):
+#   sudo ./bench.sh --quick   smaller trees and images, fewer repeats:
 #                             target/bench/results-quick.{txt,json}
 #   sudo ./bench.sh --only builds|installs|scale
 #                             one section (scale: on the largest tree only):
