@@ -30,5 +30,10 @@ if [ ! -f "$rootfs/.complete" ]; then
 fi
 log "system tree: $rootfs ($(du -sh "$rootfs" 2>/dev/null | cut -f1))"
 
+# The demo shows timings: run the installer as it ships, a release build
+# (run.sh builds the debug one the tests use).
+log "building the installer (release)"
+(cd "$top" && cargo build --release --quiet --bin omicron1)
+export OMICRON1_DEMO_BIN=$top/target/release/omicron1
 export OMICRON1_DEMO_ROOTFS=$rootfs
 exec "$top/vm-tests/run.sh" --script "$top/vm-tests/demo-guest.sh"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The demo's part inside the VM (see demo.sh). Runs with the pool `tp` at
-# /tmp/tp ready, OMICRON1_BIN set to the installer, and OMICRON1_DEMO_ROOTFS set
-# to the minimal Debian tree that plays the global zone's /usr, /lib and /sbin.
+# /tmp/tp ready, OMICRON1_DEMO_BIN (else OMICRON1_BIN) set to the installer, and
+# OMICRON1_DEMO_ROOTFS set to the minimal Debian tree that plays the global
+# zone's /usr, /lib and /sbin.
 set -euo pipefail
-bin=$OMICRON1_BIN
+bin=${OMICRON1_DEMO_BIN:-$OMICRON1_BIN}
 rootfs=$OMICRON1_DEMO_ROOTFS
 work=/tmp/demo
 mkdir -p "$work/images" "$work/run" "$work/zones"
