@@ -5,7 +5,7 @@
 #
 #   sudo ./bench.sh           the full run (~16 min under emulation, alone):
 #                             target/bench/results.{txt,json}
-#   sudo ./bench.sh --quick   smaller trees and images, fewer repeats:
+#   sudo ./bench.sh --quick   smaller trees and images, fewer repeats (~5 min):
 #                             target/bench/results-quick.{txt,json}
 #   sudo ./bench.sh --only builds|installs|scale
 #                             one section (scale: on the largest tree only):
