@@ -282,9 +282,13 @@ impl<'z> Extractor<'z> {
 impl Visit for Extractor<'_> {
     fn item(&mut self, item: &Item, data: &mut dyn Read) -> Result<(), EntryError> {
         let (parent_path, name) = item.path.split_last();
-        let parent = match self.parent.take() {
-            Some((path, fd)) if path == parent_path => fd,
-            _ => self.zone.resolve_dir(parent_path, Missing::Create)?,
+        // A hit keeps the cached key: only a miss copies the components.
+        let (key, parent) = match self.parent.take() {
+            Some((path, fd)) if path == parent_path => (path, fd),
+            _ => (
+                parent_path.to_vec(),
+                self.zone.resolve_dir(parent_path, Missing::Create)?,
+            ),
         };
         let name = OsStr::from_bytes(name);
         let keep_parent = match &item.kind {
@@ -300,7 +304,7 @@ impl Visit for Extractor<'_> {
             }
         };
         if keep_parent {
-            self.parent = Some((parent_path.to_vec(), parent));
+            self.parent = Some((key, parent));
         }
         self.entries += 1;
         Ok(())
