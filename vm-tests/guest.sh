@@ -29,7 +29,7 @@ case "$mode" in
         running=0
         for exe in "$@"; do
             name=$(basename "$exe")
-            ( "$exe" --test-threads="${OMICRON1_VM_TEST_THREADS:-2}" >"$logs/$name.log" 2>&1
+            ( "$exe" --test-threads="${OMICRON1_VM_TEST_THREADS:-2}" ${OMICRON1_VM_FILTER:-} >"$logs/$name.log" 2>&1
               echo $? >"$logs/$name.rc" ) &
             running=$((running + 1))
             if [ "$running" -ge "${OMICRON1_VM_PARALLEL:-3}" ]; then

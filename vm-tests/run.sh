@@ -13,7 +13,9 @@
 # once if the guest never reports back (a rare hang under emulation).
 #
 # The guest gets the settings OMICRON1_DEMO_* and OMICRON1_BENCH_* (for the
-# script) and OMICRON1_VM_POOL_SIZE (the pool's size, default 3G); the VM has
+# script), OMICRON1_VM_POOL_SIZE (the pool's size, default 3G) and
+# OMICRON1_VM_FILTER (a test-name filter passed to every test binary). With
+# OMICRON1_VM_ONLY="install kill", only those test binaries run. The VM has
 # ${OMICRON1_VM_MEMORY:-6G} of memory.
 set -euo pipefail
 
@@ -53,6 +55,19 @@ for line in sys.stdin:
         print(m["executable"])'
     )
     [ "${#exes[@]}" -gt 0 ] || { log "no test executables were built"; exit 1; }
+    # OMICRON1_VM_ONLY="install kill" runs only those test binaries (a developer's
+    # shortcut; CI runs them all).
+    if [ -n "${OMICRON1_VM_ONLY:-}" ]; then
+        chosen=()
+        for exe in "${exes[@]}"; do
+            name=$(basename "$exe"); name=${name%-*}
+            for want in $OMICRON1_VM_ONLY; do
+                [ "$name" = "$want" ] && chosen+=("$exe")
+            done
+        done
+        [ "${#chosen[@]}" -gt 0 ] || { log "OMICRON1_VM_ONLY=$OMICRON1_VM_ONLY matched no test binary"; exit 1; }
+        exes=("${chosen[@]}")
+    fi
     guest_args=(tests "${exes[@]}")
 else
     guest_args=(script "$script")
@@ -67,7 +82,7 @@ boot() {
     # The guest does not inherit the host's environment: pass the demo's and the
     # benchmark's settings, and the pool's size, on.
     local var
-    for var in $(compgen -e | grep -E '^OMICRON1_(DEMO|BENCH)_|^OMICRON1_VM_POOL_SIZE$' || true); do
+    for var in $(compgen -e | grep -E '^OMICRON1_(DEMO|BENCH)_|^OMICRON1_VM_(POOL_SIZE|FILTER)$' || true); do
         cmd+=" export $var=$(printf '%q' "${!var}");"
     done
     cmd+=" bash $here/guest.sh $work/results ${guest_args[*]}"
