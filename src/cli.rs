@@ -9,8 +9,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::exit::{Exit, Failure};
-use crate::settings::Settings;
+use crate::verbs::exit::{Exit, Failure};
+use crate::verbs::settings::Settings;
 
 /// Every zoneadm hook verb this binary implements; `brand/config.xml` must route
 /// each of them here (a host test checks both directions).
@@ -225,14 +225,14 @@ pub enum BaselineVerb {
 /// Parses the process arguments, runs the verb, logs the call and returns the
 /// exit code.
 pub fn main() -> ExitCode {
-    crate::log::init_tracing();
-    crate::signals::install_handlers();
+    crate::support::log::init_tracing();
+    crate::support::signals::install_handlers();
     let argv: Vec<String> = std::env::args_os()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
     let settings = Settings::from_env();
     let outcome = match Cli::try_parse_from(&argv) {
-        Ok(cli) => crate::hooks::run(cli, &settings),
+        Ok(cli) => crate::verbs::hooks::run(cli, &settings),
         Err(e) => {
             use clap::error::ErrorKind;
             let _ = e.print();
@@ -250,7 +250,7 @@ pub fn main() -> ExitCode {
             (f.exit.code(), Some(text))
         }
     };
-    crate::log::record_call(&settings.run_dir, &argv, code, message.as_deref());
+    crate::support::log::record_call(&settings.run_dir, &argv, code, message.as_deref());
     ExitCode::from(code)
 }
 

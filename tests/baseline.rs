@@ -8,7 +8,7 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use omicron1::baseline::{self, Baseline, BaselineError};
+use omicron1::rootfs::baseline::{self, Baseline, BaselineError};
 use sha2::{Digest, Sha256};
 
 const OLD_SECS: u64 = 1_000_000_000;

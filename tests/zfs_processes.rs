@@ -7,11 +7,12 @@
 use std::fs;
 use std::path::PathBuf;
 
-use omicron1::install::Zone;
-use omicron1::lifecycle;
-use omicron1::settings::Settings;
+use omicron1::props;
+use omicron1::rootfs::baseline;
 use omicron1::template::{self, Ready, Sources, Template};
-use omicron1::{baseline, props};
+use omicron1::verbs::settings::Settings;
+use omicron1::zone_root::install::Zone;
+use omicron1::zone_root::uninstall as lifecycle;
 use omicron1_zfs::{CreateOptions, DatasetName, FakeZfs, ObjectName, PoolName, SnapshotName, Zfs};
 
 /// A pool mounted in a temporary folder, with system trees and a baseline to

@@ -13,7 +13,7 @@
 //! zone whose datasets break a rule that would make it fail to boot or share
 //! data ([`rules::Rule::severity`]).
 
-mod inspect;
+mod facts;
 pub mod plan;
 pub mod rules;
 mod setup;
@@ -23,11 +23,11 @@ use std::path::Path;
 use omicron1_zfs::{DatasetName, Zfs};
 
 use crate::cli::DatasetVerb;
-use crate::exit::{Exit, Failure};
-use crate::install::Zone;
-use crate::progress::info;
-use crate::settings::Settings;
-use crate::zonecfg::{ZoneConfig, ZoneConfigError};
+use crate::support::output::info;
+use crate::verbs::exit::{Exit, Failure};
+use crate::verbs::settings::Settings;
+use crate::zone::config::{ZoneConfig, ZoneConfigError};
+use crate::zone_root::install::Zone;
 use rules::{Context, Finding, Listing, Outcome, Rule, Severity};
 
 /// `omicron1 dataset check|setup ...`.
@@ -35,15 +35,15 @@ pub fn run(zfs: &dyn Zfs, settings: &Settings, verb: DatasetVerb) -> Result<(), 
     let (DatasetVerb::Check { dataset, zone } | DatasetVerb::Setup { dataset, zone, .. }) = &verb;
     let zone = zone.as_deref();
     if let Some(zone) = zone {
-        crate::hooks::check_zone_name(zone)?;
+        crate::verbs::hooks::check_zone_name(zone)?;
     }
     let ds: DatasetName = dataset
         .parse()
         .map_err(|e: omicron1_zfs::NameError| Failure::usage(e.to_string()))?;
     let not_complete = |e: String| Failure::new(Exit::NotComplete, e);
-    let zones = inspect::all_zones(&settings.zones_dir).map_err(|e| not_complete(e.to_string()))?;
+    let zones = facts::all_zones(&settings.zones_dir).map_err(|e| not_complete(e.to_string()))?;
     let context =
-        inspect::context_for(zfs, &settings.zones_dir, &zones, &ds, zone).map_err(not_complete)?;
+        facts::context_for(zfs, &settings.zones_dir, &zones, &ds, zone).map_err(not_complete)?;
     match verb {
         DatasetVerb::Check { .. } => check(zfs, &ds, &context),
         DatasetVerb::Setup { apply, .. } => setup::setup(zfs, &ds, &context, apply).map(drop),
@@ -113,12 +113,12 @@ fn enforce(
     config: &ZoneConfig,
     zonepath: Option<&Path>,
 ) -> Result<Vec<String>, String> {
-    let zones = inspect::all_zones(&settings.zones_dir).map_err(|e| e.to_string())?;
-    let view = inspect::zone_view(zfs, &config.name, zonepath, Listing::NotAsked)
+    let zones = facts::all_zones(&settings.zones_dir).map_err(|e| e.to_string())?;
+    let view = facts::zone_view(zfs, &config.name, zonepath, Listing::NotAsked)
         .map_err(|e| e.to_string())?;
     let context = Context {
         zone: Some(view),
-        others: inspect::delegations(&zones, Some(&config.name)),
+        others: facts::delegations(&zones, Some(&config.name)),
     };
     let mut errors = Vec::new();
     for name in &config.datasets {
@@ -130,7 +130,7 @@ fn enforce(
                 continue;
             }
         };
-        let facts = inspect::facts(zfs, &ds).map_err(|e| format!("{what}: {e}"))?;
+        let facts = facts::facts(zfs, &ds).map_err(|e| format!("{what}: {e}"))?;
         for f in rules::evaluate(&facts, &context)
             .iter()
             .filter(|f| f.failed())
@@ -156,7 +156,7 @@ fn tag(f: &Finding) -> &'static str {
 
 /// `dataset check`: one line per rule on stdout; 254 if any rule is broken.
 fn check(zfs: &dyn Zfs, ds: &DatasetName, context: &Context) -> Result<(), Failure> {
-    let facts = inspect::facts(zfs, ds).map_err(|e| Failure::new(Exit::NotComplete, e))?;
+    let facts = facts::facts(zfs, ds).map_err(|e| Failure::new(Exit::NotComplete, e))?;
     let findings = rules::evaluate(&facts, context);
     let zone = context.zone.as_ref().map(|z| z.name.as_str());
     match zone {

@@ -13,11 +13,11 @@ use std::process::Command;
 
 use omicron1_zfs::{CreateOptions, DatasetName, ErrorKind, Zfs};
 
-use super::inspect;
+use super::facts;
 use super::plan::{self, Step, CREATE_PROPERTIES};
 use super::rules::{self, Context, Finding, Listing, Rule, MOUNTPOINT};
-use crate::exit::{Exit, Failure};
-use crate::progress::info;
+use crate::support::output::info;
+use crate::verbs::exit::{Exit, Failure};
 
 /// zonecfg, which only illumos has.
 pub const ZONECFG: &str = "/usr/sbin/zonecfg";
@@ -44,7 +44,7 @@ pub fn setup(
             "it is a pool's root dataset: delegating it would give the zone the whole pool",
         ));
     }
-    let facts = inspect::facts(zfs, ds).map_err(zfs_failed)?;
+    let facts = facts::facts(zfs, ds).map_err(zfs_failed)?;
     let blockers: Vec<String> = rules::evaluate(&facts, context)
         .iter()
         .filter(|f| {
@@ -83,7 +83,7 @@ pub fn setup(
 
     // Whatever was done, the dataset must now keep every rule (the zone's
     // configuration is the next step's).
-    let after = inspect::facts(zfs, ds).map_err(zfs_failed)?;
+    let after = facts::facts(zfs, ds).map_err(zfs_failed)?;
     let broken: Vec<String> = rules::evaluate(&after, context)
         .iter()
         .filter(|f| f.failed() && f.rule != Rule::ZoneConfig)
@@ -355,7 +355,7 @@ mod tests {
     }
 
     fn all_rules_pass(zfs: &dyn Zfs, ds: &DatasetName) {
-        let facts = inspect::facts(zfs, ds).unwrap();
+        let facts = facts::facts(zfs, ds).unwrap();
         let findings = rules::evaluate(&facts, &zone(Listing::Listed));
         assert!(findings.iter().all(|f| !f.failed()), "{findings:#?}");
     }

@@ -8,13 +8,13 @@ use std::path::{Path, PathBuf};
 
 use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, SnapshotName, Zfs};
 
-use crate::install::Zone;
-use crate::pathio::PathIoError;
-use crate::progress::info;
 use crate::props;
-use crate::revert::Revert;
-use crate::settings::Settings;
-use crate::zonecfg::{ZoneConfig, ZoneConfigError};
+use crate::support::output::info;
+use crate::support::pathio::PathIoError;
+use crate::support::revert::Revert;
+use crate::verbs::settings::Settings;
+use crate::zone::config::{ZoneConfig, ZoneConfigError};
+use crate::zone_root::install::Zone;
 
 /// Why a lifecycle hook failed.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +63,7 @@ pub enum LifecycleError {
     RootExists(String),
     /// A filesystem operation failed.
     #[error(transparent)]
-    Io(#[from] crate::pathio::PathIoError),
+    Io(#[from] crate::support::pathio::PathIoError),
 }
 
 /// Where a zone's root is.
@@ -103,7 +103,7 @@ pub fn zone_root(zfs: &dyn Zfs, zone: &Zone) -> Result<ZoneRoot, LifecycleError>
 /// dataset, a `get` of the root's clone snapshot and origin (which also says
 /// whether there is a root), and a `destroy -r`. A zone made by the clone hook
 /// adds a `destroy -d` of its snapshot; a zone on a template other than this
-/// boot's adds the collection ([`crate::templates::collect_after_uninstall`]).
+/// boot's adds the collection ([`crate::template::inventory::collect_after_uninstall`]).
 pub fn uninstall(
     zfs: &dyn Zfs,
     settings: &Settings,
@@ -158,7 +158,7 @@ pub fn uninstall(
                 }
             } else if let Some(origin) = origin {
                 // The last zone on a stale template takes the template with it.
-                crate::templates::collect_after_uninstall(zfs, settings, &origin);
+                crate::template::inventory::collect_after_uninstall(zfs, settings, &origin);
             }
         }
         ZoneRoot::Tree(path) => match std::fs::symlink_metadata(&path) {

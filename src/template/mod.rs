@@ -11,6 +11,9 @@
 //! step of a build and is atomic, so a template dataset without it is a build
 //! that died, which the next build (under the same lock) destroys and redoes.
 
+pub mod inventory;
+pub mod lock;
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -19,16 +22,16 @@ use omicron1_zfs::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::baseline::{self, Baseline};
 use crate::image::{self, ImageKind};
-use crate::lock::{Lock, LockMode};
-use crate::pathio::PathIoError;
-use crate::progress::{info, ms};
 use crate::props;
-use crate::replicate::{self, Mode};
-use crate::revert::Revert;
-use crate::settings::Settings;
-use crate::signals;
+use crate::rootfs::baseline::{self, Baseline};
+use crate::rootfs::replicate::{self, Mode};
+use crate::support::output::{info, ms};
+use crate::support::pathio::PathIoError;
+use crate::support::revert::Revert;
+use crate::support::signals;
+use crate::template::lock::{Lock, LockMode};
+use crate::verbs::settings::Settings;
 
 /// The folder-like dataset holding a parent's templates.
 pub const CONTAINER: &str = "omicron1-templates";
@@ -126,7 +129,7 @@ pub enum TemplateError {
     Name(#[from] omicron1_zfs::NameError),
     /// The build lock could not be taken.
     #[error(transparent)]
-    Lock(#[from] crate::lock::LockError),
+    Lock(#[from] crate::template::lock::LockError),
     /// Replicating a system tree failed.
     #[error(transparent)]
     Replicate(#[from] replicate::ReplicateError),
@@ -144,7 +147,7 @@ pub enum TemplateError {
     Interrupted(#[from] signals::Interrupted),
     /// A filesystem operation failed.
     #[error(transparent)]
-    Io(#[from] crate::pathio::PathIoError),
+    Io(#[from] crate::support::pathio::PathIoError),
     /// The template dataset has no mountpoint to build in.
     #[error("template dataset {0} has no usable mountpoint (mountpoint=none or legacy?)")]
     NoMountpoint(DatasetName),
@@ -154,8 +157,8 @@ pub enum TemplateError {
 /// in the run directory, keyed by the files' identity, so warm installs do not
 /// rehash the archive.
 pub fn identity(settings: &Settings, baseline: &Baseline) -> Result<Identity, TemplateError> {
-    let boot_id =
-        crate::boot::boot_id(settings.boot_id.as_deref()).map_err(TemplateError::BootId)?;
+    let boot_id = crate::support::boot::boot_id(settings.boot_id.as_deref())
+        .map_err(TemplateError::BootId)?;
     let baseline_sha256 = cached_digest(&settings.run_dir, baseline)?;
     Ok(Identity {
         boot_id,
@@ -372,7 +375,9 @@ pub fn ensure(
     if found.others {
         // Collection is housekeeping: its failure must not fail the install.
         let container = &template.container;
-        if let Err(e) = crate::templates::collect(zfs, settings, container, Some(identity), false) {
+        if let Err(e) =
+            crate::template::inventory::collect(zfs, settings, container, Some(identity), false)
+        {
             eprintln!("omicron1: warning: collecting stale templates in {container}: {e}");
         }
     }
@@ -452,9 +457,9 @@ fn build(
     populate(Path::new(&mountpoint), sources)?;
     zfs.unmount(&template.dataset)?;
     signals::check()?;
-    crate::faults::point("before-snapshot");
+    crate::support::faults::point("before-snapshot");
     zfs.snapshot(&template.snapshot, &[])?;
-    crate::faults::point("after-snapshot");
+    crate::support::faults::point("after-snapshot");
     revert.disarm();
     info(format_args!(
         "template {} ready in {} msec",
@@ -478,7 +483,7 @@ pub fn populate(dir: &Path, sources: &Sources) -> Result<(), TemplateError> {
     let gzonly = baseline::read_gzonly(&sources.baseline.gzonly)?;
     let removed = baseline::remove_gzonly(dir, &gzonly)?;
     tracing::debug!("removed {removed} global-only paths");
-    crate::faults::point("pruned");
+    crate::support::faults::point("pruned");
     signals::check()?;
     info("unpacking baseline archive...");
     image::unpack(&sources.baseline.files, dir, ImageKind::Baseline)?;

@@ -84,7 +84,7 @@ pub struct TreeStats {
 pub enum ReplicateError {
     /// A signal arrived; the caller rolls back.
     #[error(transparent)]
-    Interrupted(#[from] crate::signals::Interrupted),
+    Interrupted(#[from] crate::support::signals::Interrupted),
     /// The tree name is not one plain directory name.
     #[error("invalid tree name {tree:?}: expected one plain directory name such as \"usr\"")]
     BadTree {
@@ -605,8 +605,8 @@ impl Walk<'_> {
                 if failed.load(Ordering::Relaxed) {
                     return Ok(());
                 }
-                crate::signals::check()?;
-                crate::faults::point("replicate-entry");
+                crate::support::signals::check()?;
+                crate::support::faults::point("replicate-entry");
                 let entry = entry.map_err(|source| ReplicateError::Read {
                     path: src_dir.clone(),
                     source,

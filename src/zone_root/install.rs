@@ -13,14 +13,14 @@ use std::time::Instant;
 use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, Zfs};
 
 use crate::image::{self, ImageKind, Unpacked};
-use crate::pathio::PathIoError;
-use crate::progress::{info, ms};
 use crate::props;
-use crate::revert::Revert;
-use crate::settings::Settings;
-use crate::signals;
+use crate::support::output::{info, ms};
+use crate::support::pathio::PathIoError;
+use crate::support::revert::Revert;
+use crate::support::signals;
+use crate::support::timings;
 use crate::template::{self, Ready, Sources, TemplateError};
-use crate::timings;
+use crate::verbs::settings::Settings;
 
 /// The zone being installed.
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ pub enum InstallError {
     Interrupted(#[from] signals::Interrupted),
     /// A filesystem operation failed.
     #[error(transparent)]
-    Io(#[from] crate::pathio::PathIoError),
+    Io(#[from] crate::support::pathio::PathIoError),
 }
 
 /// A failed install and whether its rollback left anything behind.
@@ -215,7 +215,7 @@ fn install_clone<'a>(
     })?;
     check_encryption(&ready, zonepath)?;
     let template = &ready.template;
-    crate::faults::point("before-clone");
+    crate::support::faults::point("before-clone");
 
     info(format_args!("cloning {} to {root}", template.snapshot));
     let origin = template.snapshot.to_string();
@@ -248,7 +248,7 @@ fn install_clone<'a>(
         )
         .map_err(|e| e.to_string())
     });
-    crate::faults::point("after-clone");
+    crate::support::faults::point("after-clone");
 
     let unpacked = unpack_images(&zone.root_path(), images)?;
     let mut record = image_properties(images, &unpacked);
@@ -257,7 +257,7 @@ fn install_clone<'a>(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    crate::faults::point("before-record");
+    crate::support::faults::point("before-record");
     timings::phase("record", || zfs.set((&root).into(), &pairs))?;
     Ok(())
 }

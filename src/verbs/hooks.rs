@@ -5,18 +5,18 @@ use std::path::{Path, PathBuf};
 
 use omicron1_zfs::{CliZfs, Zfs};
 
-use crate::baseline;
 use crate::cli::{BaselineVerb, Cli, ImageVerb, StateChange, Verb};
 use crate::delegated;
-use crate::exit::{Exit, Failure};
 use crate::image;
-use crate::install::{self, Zone};
-use crate::lifecycle;
-use crate::progress::info;
-use crate::settings::Settings;
-use crate::templates;
-use crate::timings;
-use crate::zonecfg::ZoneConfig;
+use crate::rootfs::baseline;
+use crate::support::output::info;
+use crate::support::timings;
+use crate::template::inventory as templates;
+use crate::verbs::exit::{Exit, Failure};
+use crate::verbs::settings::Settings;
+use crate::zone::config::ZoneConfig;
+use crate::zone_root::install::{self, Zone};
+use crate::zone_root::uninstall as lifecycle;
 
 /// The longest zone name illumos accepts (`ZONENAME_MAX` less the NUL).
 const ZONENAME_MAX: usize = 63;

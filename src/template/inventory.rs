@@ -16,14 +16,14 @@ use omicron1_zfs::{
 };
 use serde_json::json;
 
-use crate::baseline;
 use crate::cli::TemplateVerb;
-use crate::exit::{Exit, Failure};
-use crate::lock::{Lock, LockMode};
-use crate::progress::info;
 use crate::props;
-use crate::settings::Settings;
+use crate::rootfs::baseline;
+use crate::support::output::info;
+use crate::template::lock::{Lock, LockMode};
 use crate::template::{self, Identity, Sources, TemplateError, CONTAINER, READY};
+use crate::verbs::exit::{Exit, Failure};
+use crate::verbs::settings::Settings;
 
 /// One template found on a pool.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,8 +165,8 @@ fn current(settings: &Settings) -> Result<(String, Option<String>), TemplateErro
     match current_identity(settings)? {
         Some(identity) => Ok((identity.boot_id, Some(identity.baseline_sha256))),
         None => {
-            let boot_id =
-                crate::boot::boot_id(settings.boot_id.as_deref()).map_err(TemplateError::BootId)?;
+            let boot_id = crate::support::boot::boot_id(settings.boot_id.as_deref())
+                .map_err(TemplateError::BootId)?;
             Ok((boot_id, None))
         }
     }

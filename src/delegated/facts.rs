@@ -7,7 +7,7 @@ use std::path::Path;
 use omicron1_zfs::{DatasetName, Property, PropertySource, Zfs};
 
 use super::rules::{Context, Delegation, Facts, Listing, State, ZoneView};
-use crate::zonecfg::{ZoneConfig, ZoneConfigError, ZoneConfigs};
+use crate::zone::config::{ZoneConfig, ZoneConfigError, ZoneConfigs};
 
 /// The properties read, in one `zfs get`.
 const PROPERTIES: [&str; 5] = ["type", "zoned", "mountpoint", "canmount", "mounted"];

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::replicate::Mode;
+use crate::rootfs::replicate::Mode;
 
 /// Where things are, for one call.
 #[derive(Debug, Clone)]

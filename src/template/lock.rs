@@ -80,9 +80,11 @@ impl Lock {
                 loop {
                     match fcntl(file.as_raw_fd(), FcntlArg::F_SETLKW(&fl)) {
                         Ok(_) => break,
-                        Err(nix::errno::Errno::EINTR) => crate::signals::check().map_err(|e| {
-                            err(std::io::Error::new(std::io::ErrorKind::Interrupted, e))
-                        })?,
+                        Err(nix::errno::Errno::EINTR) => {
+                            crate::support::signals::check().map_err(|e| {
+                                err(std::io::Error::new(std::io::ErrorKind::Interrupted, e))
+                            })?
+                        }
                         Err(e) => return Err(err(e.into())),
                     }
                 }

@@ -1,0 +1,3 @@
+//! Zones: their configuration.
+
+pub mod config;
