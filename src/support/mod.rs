@@ -1,6 +1,7 @@
 //! Plumbing that knows no domain.
 
 pub mod boot;
+pub mod command;
 pub mod faults;
 pub mod log;
 pub mod output;

@@ -21,7 +21,7 @@ pub struct Lock {
 
 /// Why a lock could not be taken.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot lock {path}: {source}")]
+#[error("cannot lock {}", path.display())]
 pub struct LockError {
     /// The lock file.
     pub path: PathBuf,
@@ -125,11 +125,6 @@ impl Lock {
                 path: self.path.clone(),
                 source: e.into(),
             })
-    }
-
-    /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

@@ -1,7 +1,9 @@
-//! Exit codes, as `sys/zone.h` defines them for brand hooks, and the error that
-//! carries one to `main`.
+//! Exit codes, as `sys/zone.h` defines them for brand hooks, and the
+//! failure that carries one, with the errors to print, to `main`.
 
 use std::fmt;
+
+use crate::support::output;
 
 /// How a call ended. zoneadm acts on these: 254 returns the zone to
 /// *configured*, 255 leaves it *incomplete*.
@@ -29,21 +31,26 @@ impl Exit {
     }
 }
 
-/// A failed call: the exit code it maps to and the error to print.
+/// An error as `main` receives it.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A failed call: the exit code it maps to and the errors to print, one
+/// line each, in order. Where a call finds several problems (the rules a
+/// configuration breaks), it reports every one, in the order found.
 #[derive(Debug)]
 pub struct Failure {
     /// The exit code.
     pub exit: Exit,
-    /// What went wrong; printed with its whole `source()` chain on one line.
-    pub error: Box<dyn std::error::Error + Send + Sync>,
+    /// What went wrong; each printed with its whole `source()` chain on one line.
+    pub errors: Vec<BoxError>,
 }
 
 impl Failure {
     /// A failure with the given exit code.
-    pub fn new(exit: Exit, error: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+    pub fn new(exit: Exit, error: impl Into<BoxError>) -> Self {
         Failure {
             exit,
-            error: error.into(),
+            errors: vec![error.into()],
         }
     }
 
@@ -52,21 +59,27 @@ impl Failure {
         Failure::new(Exit::Usage, message.into())
     }
 
-    /// A verb whose issue has not landed yet (255, never a silent success).
-    pub fn not_implemented(verb: &str) -> Self {
-        Failure::new(Exit::Fatal, format!("{verb}: not implemented yet"))
+    /// A failure reporting several problems, every one in order (none: the
+    /// call failed for no reason it can name, which only a bug can cause).
+    pub fn several(exit: Exit, errors: Vec<BoxError>) -> Self {
+        Failure { exit, errors }
+    }
+
+    /// The lines `main` prints: each error with its causes, each cause once.
+    pub fn lines(&self) -> Vec<String> {
+        self.errors
+            .iter()
+            .map(|e| {
+                let e: &(dyn std::error::Error + 'static) = e.as_ref();
+                output::chain(e)
+            })
+            .collect()
     }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.error)?;
-        let mut source = self.error.source();
-        while let Some(s) = source {
-            write!(f, ": {s}")?;
-            source = s.source();
-        }
-        Ok(())
+        f.write_str(&self.lines().join("\n"))
     }
 }
 
@@ -91,5 +104,17 @@ mod tests {
         let inner = std::io::Error::other("inner");
         let f = Failure::new(Exit::NotComplete, Outer(inner));
         assert_eq!(f.to_string(), "outer: inner");
+    }
+
+    #[test]
+    fn several_problems_are_every_one_in_order() {
+        let f = Failure::several(
+            Exit::NotComplete,
+            vec![
+                "first".into(),
+                Box::new(Outer(std::io::Error::other("why"))),
+            ],
+        );
+        assert_eq!(f.lines(), ["first", "outer: why"]);
     }
 }

@@ -1,187 +1,75 @@
-//! One function per verb. Each checks what it needs from the command line and
-//! returns a [`Failure`] with the exit code the contract gives.
+//! The zoneadm hooks other than install: uninstall, clone, attach, detach,
+//! `verify_cfg`, `verify_adm`, `query` and the state-change hooks.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use omicron1_zfs::{CliZfs, Zfs};
+use omicron1_zfs::Zfs;
 
-use crate::cli::{BaselineVerb, Cli, ImageVerb, StateChange, Verb};
-use crate::delegated;
-use crate::image;
-use crate::rootfs::baseline;
+use super::exit::{BoxError, Exit, Failure};
+use super::settings::Settings;
+use super::{not_complete, zone_name};
+use crate::cli::StateChange;
+use crate::delegated::{self, DelegatedError};
 use crate::support::output::info;
-use crate::support::timings;
-use crate::template::inventory as templates;
-use crate::verbs::exit::{Exit, Failure};
-use crate::verbs::settings::Settings;
-use crate::zone::config::ZoneConfig;
-use crate::zone_root::install::{self, Zone};
-use crate::zone_root::uninstall as lifecycle;
+use crate::zone::{Zone, ZoneConfig};
+use crate::zone_root::{self, clone, uninstall};
 
-/// The longest zone name illumos accepts (`ZONENAME_MAX` less the NUL).
-const ZONENAME_MAX: usize = 63;
-
-/// The zone a hook acts on, from `-z` and `-R`.
-#[derive(Debug, Clone)]
-pub struct ZoneArgs {
-    /// The zone's name.
-    pub name: String,
-    /// The zone's path.
-    pub zonepath: PathBuf,
+/// `uninstall [-F]`.
+pub(crate) fn uninstall(
+    zfs: &dyn Zfs,
+    settings: &Settings,
+    zone: &Zone,
+    force: bool,
+) -> Result<(), Failure> {
+    uninstall::uninstall(zfs, &settings.site(), zone, force).map_err(not_complete)
 }
 
-/// Checks a zone name the way zonecfg does: a letter or digit first, then
-/// letters, digits, `-`, `_` and `.`, at most 63 bytes.
-pub fn check_zone_name(name: &str) -> Result<(), Failure> {
-    let ok_first = name.starts_with(|c: char| c.is_ascii_alphanumeric());
-    let ok_rest = name
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if name.is_empty() || name.len() > ZONENAME_MAX || !ok_first || !ok_rest {
-        return Err(Failure::usage(format!(
-            "invalid zone name {name:?}: use letters, digits, '-', '_' and '.', starting with a \
-             letter or digit, at most {ZONENAME_MAX} characters"
-        )));
-    }
+/// `clone [-s SNAP] SOURCE`.
+pub(crate) fn clone(
+    zfs: &dyn Zfs,
+    settings: &Settings,
+    zone: &Zone,
+    source_zone: &str,
+    snapshot: Option<&str>,
+) -> Result<(), Failure> {
+    let source_zone = zone_name(source_zone)?;
+    clone::clone(zfs, &settings.zones_dir, zone, &source_zone, snapshot).map_err(not_complete)
+}
+
+/// `attach [OPTIONS]`.
+pub(crate) fn attach(zfs: &dyn Zfs, zone: &Zone, args: &[String]) -> Result<(), Failure> {
+    tracing::debug!("attach options {args:?}");
+    zone_root::attach(zfs, zone).map_err(not_complete)
+}
+
+/// `detach [OPTIONS]`: the zone's root stays where it is.
+pub(crate) fn detach(zone: &Zone, args: &[String]) -> Result<(), Failure> {
+    tracing::debug!("detach options {args:?}");
+    info(format_args!(
+        "detached zone {}: its root stays in place for attach",
+        zone.name
+    ));
     Ok(())
 }
 
-fn zone_args(
-    verb: &str,
-    zone: &Option<String>,
-    zonepath: &Option<PathBuf>,
-) -> Result<ZoneArgs, Failure> {
-    let (Some(name), Some(zonepath)) = (zone, zonepath) else {
-        return Err(Failure::usage(format!(
-            "{verb} needs -z ZONE and -R ZONEPATH before the verb"
-        )));
-    };
-    check_zone_name(name)?;
-    if !zonepath.is_absolute() {
-        return Err(Failure::usage(format!(
-            "zonepath {} is not absolute",
-            zonepath.display()
-        )));
+/// A delegated-dataset failure: every broken rule its own line, in order.
+pub(crate) fn delegated_failure(exit: Exit, e: DelegatedError) -> Failure {
+    match e {
+        DelegatedError::Broken(problems) => Failure::several(
+            exit,
+            problems
+                .into_iter()
+                .map(|p| Box::new(p) as BoxError)
+                .collect(),
+        ),
+        other => Failure::new(exit, other),
     }
-    Ok(ZoneArgs {
-        name: name.clone(),
-        zonepath: zonepath.clone(),
-    })
-}
-
-/// Runs the verb on the command line.
-pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
-    let Cli {
-        zone,
-        zonepath,
-        verb,
-    } = cli;
-    let zfs = CliZfs::new();
-    match verb {
-        Verb::Install { images } => {
-            let z = zone_args("install", &zone, &zonepath)?;
-            let started = std::time::Instant::now();
-            let name = z.name.clone();
-            let result = install::install(&zfs, settings, &z.into(), &images).map_err(|f| {
-                let exit = if f.leftovers.is_empty() {
-                    Exit::NotComplete
-                } else {
-                    Exit::Fatal
-                };
-                Failure::new(exit, f.error)
-            });
-            let processes = zfs.runner().processes_started();
-            timings::write_if_requested("install", Some(&name), started.elapsed(), processes);
-            result
-        }
-        Verb::Uninstall { force } => {
-            let z = zone_args("uninstall", &zone, &zonepath)?;
-            lifecycle::uninstall(&zfs, settings, &z.into(), force).map_err(not_complete)
-        }
-        Verb::VerifyCfg { xml } => verify_cfg(&zfs, settings, &xml),
-        Verb::VerifyAdm { subcommand, args } => {
-            let z = zone_args("verify_adm", &zone, &zonepath)?;
-            verify_adm(&z, &subcommand, &args)
-        }
-        Verb::Query { what } => {
-            zone_args("query", &zone, &zonepath)?;
-            query(&what)
-        }
-        Verb::PreStateChange(change) => {
-            zone_args("prestatechange", &zone, &zonepath)?;
-            state_change(&change)
-        }
-        Verb::PostStateChange(change) => {
-            zone_args("poststatechange", &zone, &zonepath)?;
-            state_change(&change)
-        }
-        Verb::Clone {
-            snapshot,
-            source_zone,
-        } => {
-            let z = zone_args("clone", &zone, &zonepath)?;
-            check_zone_name(&source_zone)?;
-            lifecycle::clone(
-                &zfs,
-                &settings.zones_dir,
-                &z.into(),
-                &source_zone,
-                snapshot.as_deref(),
-            )
-            .map_err(not_complete)
-        }
-        Verb::Attach { args } => {
-            let z = zone_args("attach", &zone, &zonepath)?;
-            tracing::debug!("attach options {args:?}");
-            lifecycle::attach(&zfs, &z.into()).map_err(not_complete)
-        }
-        Verb::Detach { args } => {
-            let z = zone_args("detach", &zone, &zonepath)?;
-            tracing::debug!("detach options {args:?}");
-            info(format_args!(
-                "detached zone {}: its root stays in place for attach",
-                z.name
-            ));
-            Ok(())
-        }
-        Verb::Template(verb) => templates::run(&zfs, settings, verb),
-        Verb::Dataset(verb) => delegated::run(&zfs, settings, verb),
-        Verb::Image(ImageVerb::Inspect { image, json }) => inspect_image(&image, json),
-        Verb::Baseline(BaselineVerb::Create {
-            root,
-            include,
-            gzonly,
-            output,
-        }) => {
-            let stats = baseline::create(&root, &include, gzonly.as_deref(), &output)
-                .map_err(not_complete)?;
-            info(format_args!(
-                "wrote {}: {} entries, {} bytes",
-                output.join(baseline::FILES).display(),
-                stats.entries,
-                stats.bytes
-            ));
-            Ok(())
-        }
-    }
-}
-
-impl From<ZoneArgs> for Zone {
-    fn from(z: ZoneArgs) -> Zone {
-        Zone {
-            name: z.name,
-            zonepath: z.zonepath,
-        }
-    }
-}
-
-fn not_complete(e: impl std::error::Error + Send + Sync + 'static) -> Failure {
-    Failure::new(Exit::NotComplete, e)
 }
 
 /// `verify_cfg XML`: the configuration must be readable, well-formed, for this
-/// brand and with an exclusive IP stack.
-fn verify_cfg(zfs: &dyn Zfs, settings: &Settings, xml: &Path) -> Result<(), Failure> {
+/// brand and with an exclusive IP stack, and its delegated datasets must keep
+/// the rules. Every broken rule is reported, in order.
+pub(crate) fn verify_cfg(zfs: &dyn Zfs, settings: &Settings, xml: &Path) -> Result<(), Failure> {
     if !xml.is_file() {
         return Err(Failure::usage(format!(
             "verify_cfg: {} is not a readable file",
@@ -191,17 +79,21 @@ fn verify_cfg(zfs: &dyn Zfs, settings: &Settings, xml: &Path) -> Result<(), Fail
     let config = ZoneConfig::read(xml).map_err(not_complete)?;
     let problems = config.brand_problems();
     if problems.is_empty() {
-        return delegated::verify_config(zfs, settings, &config);
+        return delegated::verify_config(zfs, &settings.zones_dir, &config)
+            .map_err(|e| delegated_failure(Exit::NotComplete, e));
     }
-    for p in &problems[1..] {
-        eprintln!("omicron1: error: {p}");
-    }
-    Err(Failure::new(Exit::NotComplete, problems[0].clone()))
+    Err(Failure::several(
+        Exit::NotComplete,
+        problems
+            .into_iter()
+            .map(|p| Box::new(p) as BoxError)
+            .collect(),
+    ))
 }
 
 /// `verify_adm SUBCMD [ARGS]`: for install, every image given must be readable;
 /// other subcommands need nothing from this brand.
-fn verify_adm(zone: &ZoneArgs, subcommand: &str, args: &[String]) -> Result<(), Failure> {
+pub(crate) fn verify_adm(zone: &Zone, subcommand: &str, args: &[String]) -> Result<(), Failure> {
     if subcommand != "install" {
         return Ok(());
     }
@@ -222,36 +114,8 @@ fn verify_adm(zone: &ZoneArgs, subcommand: &str, args: &[String]) -> Result<(), 
     Ok(())
 }
 
-/// `image inspect IMAGE [--json]`.
-fn inspect_image(path: &Path, json: bool) -> Result<(), Failure> {
-    let i = image::inspect(path).map_err(not_complete)?;
-    if json {
-        let value = serde_json::json!({
-            "image": path.display().to_string(),
-            "sha256": i.sha256,
-            "metadata": i.meta.to_json(),
-            "files": i.files,
-            "dirs": i.dirs,
-            "symlinks": i.symlinks,
-            "hardlinks": i.hardlinks,
-            "bytes": i.bytes,
-            "ignored": i.ignored,
-        });
-        println!("{value:#}");
-    } else {
-        println!("image:     {}", path.display());
-        println!("sha256:    {}", i.sha256);
-        println!("metadata:  {}", i.meta.to_json());
-        println!(
-            "contents:  {} files ({} bytes), {} directories, {} symlinks, {} hard links, {} ignored",
-            i.files, i.bytes, i.dirs, i.symlinks, i.hardlinks, i.ignored
-        );
-    }
-    Ok(())
-}
-
 /// `query datasets`: the zone gets no implicit datasets, so nothing is printed.
-fn query(what: &str) -> Result<(), Failure> {
+pub(crate) fn query(what: &str) -> Result<(), Failure> {
     match what {
         "datasets" => Ok(()),
         other => Err(Failure::usage(format!(
@@ -262,7 +126,7 @@ fn query(what: &str) -> Result<(), Failure> {
 
 /// The state hooks: nothing to do for this brand in any state, but the
 /// arguments must be what zoneadm sends (states 2-7, known commands).
-fn state_change(change: &StateChange) -> Result<(), Failure> {
+pub(crate) fn state_change(change: &StateChange) -> Result<(), Failure> {
     if !(2..=7).contains(&change.state) {
         return Err(Failure::usage(format!(
             "state change: unknown zone state {}",
@@ -276,19 +140,4 @@ fn state_change(change: &StateChange) -> Result<(), Failure> {
         )));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn zone_names() {
-        for ok in ["z1", "oxz_ntp", "a.b-c", &"a".repeat(63)] {
-            assert!(check_zone_name(ok).is_ok(), "{ok}");
-        }
-        for bad in ["", "-z", ".z", "a/b", "a b", "ä", &"a".repeat(64)] {
-            assert!(check_zone_name(bad).is_err(), "{bad:?}");
-        }
-    }
 }

@@ -4,6 +4,9 @@
 use std::path::PathBuf;
 
 use crate::rootfs::replicate::Mode;
+use crate::rootfs::SourcePlaces;
+use crate::template::Site;
+use crate::zone_root::install::Host;
 
 /// Where things are, for one call.
 #[derive(Debug, Clone)]
@@ -70,6 +73,36 @@ impl Settings {
                     }
                 }
             }),
+        }
+    }
+}
+
+impl Settings {
+    /// What templates need: the run directory, the boot, the baseline folders.
+    pub fn site(&self) -> Site {
+        Site {
+            run_dir: self.run_dir.clone(),
+            boot_id: self.boot_id.clone(),
+            baseline_dirs: self.baseline_dirs.clone(),
+        }
+    }
+
+    /// Where the system trees and baseline are, and how to copy them.
+    pub fn sources(&self) -> SourcePlaces {
+        SourcePlaces {
+            source_root: self.source_root.clone(),
+            baseline_dirs: self.baseline_dirs.clone(),
+            mode: self.replicate_mode,
+            threads: self.copy_threads,
+        }
+    }
+
+    /// What an install reads of this host.
+    pub fn host(&self) -> Host {
+        Host {
+            zones_dir: self.zones_dir.clone(),
+            site: self.site(),
+            sources: self.sources(),
         }
     }
 }
