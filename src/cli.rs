@@ -26,19 +26,31 @@ pub const HOOK_VERBS: &[&str] = &[
     "detach",
 ];
 
+/// The administration verbs, as `--help` lists them first (each a command
+/// group or a command of its own).
+pub const ADMIN_VERBS: &[&str] = &["zone", "template", "dataset", "image", "baseline", "doctor"];
+
+/// The version `--version` prints: the package version and the commit it was
+/// built from (`build.rs`).
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("OMICRON1_COMMIT"),
+    ")"
+);
+
 /// The parsed command line.
 #[derive(Debug, Parser)]
 #[command(
     name = "omicron1",
-    version,
-    about = "Zone installer for the omicron1 brand: every zone a ZFS clone of a per-boot template",
-    disable_help_subcommand = true
+    version = VERSION,
+    about = "Zone installer for the omicron1 brand: every zone a ZFS clone of a per-boot template"
 )]
 pub struct Cli {
-    /// The zone's name (zoneadm's %z).
+    /// The zone's name (zoneadm's %z); hooks only, before the verb.
     #[arg(short = 'z', value_name = "ZONE")]
     pub zone: Option<String>,
-    /// The zone's path (zoneadm's %R).
+    /// The zone's path (zoneadm's %R); hooks only, before the verb.
     #[arg(short = 'R', value_name = "ZONEPATH")]
     pub zonepath: Option<PathBuf>,
     /// What to do.
@@ -46,66 +58,12 @@ pub struct Cli {
     pub verb: Verb,
 }
 
-/// A verb: a zoneadm hook or an administration command.
+/// A verb: an administration command or a zoneadm hook.
 #[derive(Debug, Subcommand)]
 pub enum Verb {
-    /// Hook: install the zone from this boot's template, then unpack IMAGEs in order.
-    Install {
-        /// Image archives (gzip tar with oxide.json, t=layer), later ones win.
-        images: Vec<PathBuf>,
-    },
-    /// Hook: destroy the zone root.
-    Uninstall {
-        /// Force (zoneadm passes it for an incomplete zone).
-        #[arg(short = 'F')]
-        force: bool,
-    },
-    /// Hook: validate a zonecfg XML file (no -z/-R).
-    #[command(name = "verify_cfg")]
-    VerifyCfg {
-        /// The zone configuration, as zonecfg writes it.
-        xml: PathBuf,
-    },
-    /// Hook: pre-flight check for a zoneadm subcommand.
-    #[command(name = "verify_adm")]
-    VerifyAdm {
-        /// The zoneadm subcommand (install, boot, ...).
-        subcommand: String,
-        /// Its arguments, as zoneadm passes them.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-    /// Hook: answer a zoneadm query ("datasets": implicit datasets, one per line).
-    Query {
-        /// What is asked.
-        what: String,
-    },
-    /// Hook: called before a zone state change.
-    #[command(name = "prestatechange")]
-    PreStateChange(StateChange),
-    /// Hook: called after a zone state change.
-    #[command(name = "poststatechange")]
-    PostStateChange(StateChange),
-    /// Hook: install the zone as a clone of another zone's root.
-    Clone {
-        /// Clone from this existing snapshot of the source zone's root.
-        #[arg(short = 's', value_name = "SNAP")]
-        snapshot: Option<String>,
-        /// The zone to clone.
-        source_zone: String,
-    },
-    /// Hook: attach a zone whose root is already in place.
-    Attach {
-        /// zoneadm's attach options.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
-    /// Hook: detach a zone.
-    Detach {
-        /// zoneadm's detach options.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
-    },
+    /// List installed zones, or show one, from their omicron1: properties.
+    #[command(subcommand)]
+    Zone(ZoneVerb),
     /// Build, list and collect templates.
     #[command(subcommand)]
     Template(TemplateVerb),
@@ -118,6 +76,106 @@ pub enum Verb {
     /// Make baseline archives.
     #[command(subcommand)]
     Baseline(BaselineVerb),
+    /// Check that this host can install zones: one line per check, with the fix.
+    Doctor {
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Install the zone from this boot's template, then unpack IMAGEs in order.
+    #[command(override_usage = "omicron1 -z ZONE -R ZONEPATH install [IMAGE]...")]
+    Install {
+        /// Image archives (gzip tar with oxide.json, t=layer), later ones win.
+        images: Vec<PathBuf>,
+    },
+    /// Destroy the zone's dataset (or copied tree).
+    #[command(override_usage = "omicron1 -z ZONE -R ZONEPATH uninstall [-F]")]
+    Uninstall {
+        /// Force (zoneadm passes it for an incomplete zone).
+        #[arg(short = 'F')]
+        force: bool,
+    },
+    /// Validate a zonecfg XML file (no -z/-R).
+    #[command(name = "verify_cfg", override_usage = "omicron1 verify_cfg XMLFILE")]
+    VerifyCfg {
+        /// The zone configuration, as zonecfg writes it.
+        xml: PathBuf,
+    },
+    /// Pre-flight check for a zoneadm subcommand.
+    #[command(
+        name = "verify_adm",
+        override_usage = "omicron1 -z ZONE -R ZONEPATH verify_adm SUBCOMMAND [ARGS]..."
+    )]
+    VerifyAdm {
+        /// The zoneadm subcommand (install, boot, ...).
+        subcommand: String,
+        /// Its arguments, as zoneadm passes them.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Answer a zoneadm query ("datasets": implicit datasets, one per line).
+    #[command(override_usage = "omicron1 -z ZONE -R ZONEPATH query WHAT")]
+    Query {
+        /// What is asked.
+        what: String,
+    },
+    /// Called before a zone state change.
+    #[command(
+        name = "prestatechange",
+        override_usage = "omicron1 -z ZONE -R ZONEPATH prestatechange STATE CMD [ALTROOT]"
+    )]
+    PreStateChange(StateChange),
+    /// Called after a zone state change.
+    #[command(
+        name = "poststatechange",
+        override_usage = "omicron1 -z ZONE -R ZONEPATH poststatechange STATE CMD [ALTROOT]"
+    )]
+    PostStateChange(StateChange),
+    /// Install the zone as a clone of another zone.
+    #[command(override_usage = "omicron1 -z ZONE -R ZONEPATH clone [-s SNAPSHOT] SOURCE_ZONE")]
+    Clone {
+        /// Clone from this existing snapshot of the source zone.
+        #[arg(short = 's', value_name = "SNAPSHOT")]
+        snapshot: Option<String>,
+        /// The zone to clone.
+        source_zone: String,
+    },
+    /// Attach a zone whose dataset is already in place.
+    #[command(override_usage = "omicron1 -z ZONE -R ZONEPATH attach [ARGS]...")]
+    Attach {
+        /// zoneadm's attach options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Detach a zone (its dataset stays in place).
+    #[command(override_usage = "omicron1 -z ZONE -R ZONEPATH detach [ARGS]...")]
+    Detach {
+        /// zoneadm's detach options.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+/// `zone` verbs.
+#[derive(Debug, Subcommand)]
+pub enum ZoneVerb {
+    /// Every installed (or incomplete) zone: state, images, template, size.
+    List {
+        /// Only this pool.
+        #[arg(long)]
+        pool: Option<String>,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One zone in full: every image with its digest, the template, the installer.
+    Show {
+        /// The zone.
+        zone: String,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// The arguments of `prestatechange` and `poststatechange`.
@@ -143,6 +201,9 @@ pub enum TemplateVerb {
         /// pool already has templates, else POOL/crypt/zone).
         #[arg(long)]
         parent: Option<String>,
+        /// Print one JSON array of the templates made ready.
+        #[arg(long)]
+        json: bool,
     },
     /// List templates.
     List {
@@ -150,8 +211,14 @@ pub enum TemplateVerb {
         #[arg(long)]
         pool: Option<String>,
         /// Print one JSON array.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["no_header", "parsable"])]
         json: bool,
+        /// Scripted mode: no header, fields separated by one tab (as zfs list -H).
+        #[arg(short = 'H')]
+        no_header: bool,
+        /// Exact numbers: sizes in bytes (as zfs list -p).
+        #[arg(short = 'p')]
+        parsable: bool,
     },
     /// Destroy stale templates that have no clones.
     Gc {
@@ -161,6 +228,9 @@ pub enum TemplateVerb {
         /// Say what would be destroyed, destroy nothing.
         #[arg(long)]
         dry_run: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -174,6 +244,9 @@ pub enum DatasetVerb {
         /// Also check the zone's configuration delegates it, and no other zone's does.
         #[arg(long)]
         zone: Option<String>,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
     /// Create or fix a delegated dataset so it mounts at /data in the zone.
     Setup {
@@ -185,6 +258,9 @@ pub enum DatasetVerb {
         /// Run the zonecfg commands instead of printing them.
         #[arg(long)]
         apply: bool,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -218,6 +294,9 @@ pub enum BaselineVerb {
         /// The folder to write files.tar.gz and gzonly.txt into.
         #[arg(long)]
         output: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -227,13 +306,17 @@ mod tests {
     use clap::CommandFactory;
 
     #[test]
-    fn every_hook_verb_is_a_subcommand() {
+    fn every_hook_verb_is_a_subcommand_with_its_usage() {
         let cmd = Cli::command();
         for verb in HOOK_VERBS {
-            assert!(
-                cmd.find_subcommand(verb).is_some(),
-                "{verb} is not a subcommand"
-            );
+            let sub = cmd
+                .find_subcommand(verb)
+                .unwrap_or_else(|| panic!("{verb} is not a subcommand"));
+            let usage = sub.clone().render_usage().to_string();
+            assert!(usage.contains(verb), "{verb}: {usage}");
+            if *verb != "verify_cfg" {
+                assert!(usage.contains("-z ZONE -R ZONEPATH"), "{verb}: {usage}");
+            }
         }
         cmd.debug_assert();
     }

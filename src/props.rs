@@ -26,6 +26,10 @@ pub const IMAGES: &str = "omicron1:images";
 /// that this zone was cloned from and that uninstall destroys with it.
 pub const CLONE_SNAPSHOT: &str = "omicron1:clone-snapshot";
 
+/// Zone root: the installer that made it (`VERSION (commit C)`, as
+/// `omicron1 --version` prints it).
+pub const INSTALLER: &str = "omicron1:installer";
+
 /// `omicron1:image.N.FIELD` for the Nth image (0-based): `path`, `sha256`,
 /// `pkg`, `version`.
 pub fn image(n: usize, field: &str) -> String {

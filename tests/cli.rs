@@ -116,7 +116,7 @@ fn every_call_is_logged_with_its_outcome() {
     assert_eq!(out.status.code(), Some(253));
     let log = std::fs::read_to_string(run.path().join("omicron1.log")).unwrap();
     assert!(
-        log.contains("exit=253") && log.contains("nonsense"),
+        log.contains("\"exit\":253") && log.contains("nonsense"),
         "{log}"
     );
 }

@@ -1,47 +1,42 @@
 //! Diagnostics: `tracing` to stderr, and a log of every call.
 //!
-//! Each call appends one line to `OMICRON1_RUN_DIR/omicron1.log` with its
-//! arguments and outcome, so what zoneadm asked for and what happened can be
-//! read after the fact. Logging never makes a call fail: if the log cannot be
-//! written, that is reported at debug level and the call goes on.
+//! Each call appends one JSON line to `OMICRON1_RUN_DIR/omicron1.log` (its
+//! time, pid, verb, zone, arguments, exit code, milliseconds and error), so
+//! what zoneadm asked for and what happened can be read after the fact, by
+//! a person or a program. Logging never makes a call fail: if the log cannot
+//! be written, that is reported at debug level and the call goes on.
 
 use std::io::Write;
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing_subscriber::filter::LevelFilter;
 
 /// The call log's file name inside the run directory.
 pub const CALL_LOG: &str = "omicron1.log";
 
-/// Sends `tracing` events to stderr at the level named by `OMICRON1_LOG`
-/// (`error`, `warn`, `info`, `debug`, `trace`; default `warn`).
-pub fn init_tracing() {
-    let level = std::env::var("OMICRON1_LOG")
-        .ok()
-        .and_then(|l| l.parse::<LevelFilter>().ok())
-        .unwrap_or(LevelFilter::WARN);
+/// Sends `tracing` events to stderr at `level` (the `OMICRON1_LOG` setting),
+/// without timestamps: the lines are for the person running the command,
+/// like every other line the installer writes.
+pub fn init_tracing(level: LevelFilter) {
     // A second init (as in tests) is harmless: the first subscriber stays.
     let _ = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .without_time()
         .try_init();
 }
 
-/// Appends one line describing a finished call to the call log in `run_dir`.
-pub fn record_call(run_dir: &Path, argv: &[String], exit_code: u8, error: Option<&str>) {
-    let when = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let mut line = format!(
-        "{when} pid={} exit={exit_code} argv={argv:?}",
-        std::process::id()
-    );
-    if let Some(e) = error {
-        line.push_str(&format!(" error={e:?}"));
-    }
+/// Appends one JSON line describing a finished call to the call log in
+/// `run_dir`.
+pub fn record_call(run_dir: &Path, record: &impl serde::Serialize) {
+    let mut line = match serde_json::to_string(record) {
+        Ok(line) => line,
+        Err(e) => {
+            tracing::debug!("cannot write the call log entry: {e}");
+            return;
+        }
+    };
     line.push('\n');
     let result = std::fs::create_dir_all(run_dir).and_then(|()| {
         std::fs::OpenOptions::new()
@@ -63,25 +58,21 @@ mod tests {
     fn appends_one_line_per_call() {
         let dir = tempfile::tempdir().unwrap();
         let run = dir.path().join("run");
-        record_call(&run, &["omicron1".into(), "install".into()], 0, None);
-        record_call(&run, &["omicron1".into()], 254, Some("bad image"));
+        record_call(&run, &serde_json::json!({"verb": "install", "exit": 0}));
+        record_call(
+            &run,
+            &serde_json::json!({"verb": "install", "exit": 254, "error": "bad image"}),
+        );
         let text = std::fs::read_to_string(run.join(CALL_LOG)).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 2);
-        assert!(
-            lines[0].contains("exit=0") && lines[0].contains("\"install\""),
-            "{}",
-            lines[0]
-        );
-        assert!(
-            lines[1].contains("exit=254") && lines[1].contains("bad image"),
-            "{}",
-            lines[1]
-        );
+        let second: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(second["exit"], 254);
+        assert_eq!(second["error"], "bad image");
     }
 
     #[test]
     fn an_unwritable_log_is_not_an_error() {
-        record_call(Path::new("/proc/no/such/dir"), &[], 0, None);
+        record_call(Path::new("/proc/no/such/dir"), &serde_json::json!({}));
     }
 }

@@ -8,43 +8,59 @@
 
 pub(crate) mod baseline;
 pub(crate) mod dataset;
+pub(crate) mod doctor;
 pub(crate) mod exit;
+pub(crate) mod help;
 pub(crate) mod hooks;
 pub(crate) mod image;
 pub(crate) mod install;
+pub(crate) mod schema;
 pub(crate) mod settings;
 pub(crate) mod template;
+pub(crate) mod zone;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
-use clap::Parser;
 use omicron1_zfs::CliZfs;
 
 use crate::cli::{BaselineVerb, Cli, ImageVerb, Verb};
+use crate::props;
 use crate::support::{log, output, signals};
 use crate::zone::{Zone, ZoneName};
-use exit::{Exit, Failure};
+use exit::{BoxError, Exit, Failure};
 use settings::Settings;
 
-/// Parses the process arguments, runs the verb, logs the call and returns the
-/// exit code.
+/// Parses the process arguments, reads the settings, runs the verb, logs the
+/// call and returns the exit code.
 pub fn main() -> ExitCode {
-    log::init_tracing();
+    let started = Instant::now();
     signals::install_handlers();
-    let argv: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
+    let argv: Vec<OsString> = std::env::args_os().collect();
     let settings = Settings::from_env();
-    let outcome = match Cli::try_parse_from(&argv) {
-        Ok(cli) => run(cli, &settings),
-        Err(e) => {
-            use clap::error::ErrorKind;
-            let _ = e.print();
-            match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => return ExitCode::SUCCESS,
-                _ => Err(Failure::usage("invalid arguments")),
-            }
+    log::init_tracing(
+        settings
+            .as_ref()
+            .map_or(settings::LogLevel::WARN, |s| s.log_level),
+    );
+    let (cli, outcome) = match help::parse(&argv) {
+        help::Parsed::Printed => return ExitCode::SUCCESS,
+        help::Parsed::Refused(f) => (None, Err(f)),
+        help::Parsed::Cli(cli) => {
+            let names = (verb_name(&cli.verb), cli.zone.clone());
+            let outcome = match &settings {
+                Ok(s) => run(cli, s),
+                Err(errors) => Err(Failure::several(
+                    Exit::Usage,
+                    errors
+                        .iter()
+                        .map(|e| BoxError::from(e.to_string()))
+                        .collect(),
+                )),
+            };
+            (Some(names), outcome)
         }
     };
     let (code, message) = match &outcome {
@@ -56,8 +72,56 @@ pub fn main() -> ExitCode {
             (f.exit.code(), Some(f.to_string()))
         }
     };
-    log::record_call(&settings.run_dir, &argv, code, message.as_deref());
+    let run_dir = match &settings {
+        Ok(s) => Some(s.run_dir.clone()),
+        Err(_) => Settings::run_dir_despite_errors(),
+    };
+    if let Some(run_dir) = run_dir {
+        let (verb, zone) = cli.unwrap_or_default();
+        let record = schema::CallRecord {
+            time: props::now_rfc3339(),
+            pid: std::process::id(),
+            verb,
+            zone,
+            argv: argv
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect(),
+            exit: code,
+            ms: started.elapsed().as_millis() as u64,
+            error: message,
+        };
+        log::record_call(&run_dir, &record);
+    }
     ExitCode::from(code)
+}
+
+/// The verb's name as the call log records it (`template list`, `install`).
+fn verb_name(verb: &Verb) -> String {
+    use crate::cli::{DatasetVerb, TemplateVerb, ZoneVerb};
+    let name = match verb {
+        Verb::Zone(ZoneVerb::List { .. }) => "zone list",
+        Verb::Zone(ZoneVerb::Show { .. }) => "zone show",
+        Verb::Template(TemplateVerb::Build { .. }) => "template build",
+        Verb::Template(TemplateVerb::List { .. }) => "template list",
+        Verb::Template(TemplateVerb::Gc { .. }) => "template gc",
+        Verb::Dataset(DatasetVerb::Check { .. }) => "dataset check",
+        Verb::Dataset(DatasetVerb::Setup { .. }) => "dataset setup",
+        Verb::Image(ImageVerb::Inspect { .. }) => "image inspect",
+        Verb::Baseline(BaselineVerb::Create { .. }) => "baseline create",
+        Verb::Doctor { .. } => "doctor",
+        Verb::Install { .. } => "install",
+        Verb::Uninstall { .. } => "uninstall",
+        Verb::VerifyCfg { .. } => "verify_cfg",
+        Verb::VerifyAdm { .. } => "verify_adm",
+        Verb::Query { .. } => "query",
+        Verb::PreStateChange(_) => "prestatechange",
+        Verb::PostStateChange(_) => "poststatechange",
+        Verb::Clone { .. } => "clone",
+        Verb::Attach { .. } => "attach",
+        Verb::Detach { .. } => "detach",
+    };
+    name.to_string()
 }
 
 /// Runs the verb on the command line.
@@ -70,6 +134,18 @@ pub(crate) fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
     let zfs = CliZfs::new();
     let z = |verb: &str| zone_args(verb, &zone, &zonepath);
     match verb {
+        Verb::Zone(verb) => zone::run(&zfs, settings, verb),
+        Verb::Template(verb) => template::run(&zfs, settings, verb),
+        Verb::Dataset(verb) => dataset::run(&zfs, settings, verb),
+        Verb::Image(ImageVerb::Inspect { image, json }) => image::inspect(&image, json),
+        Verb::Baseline(BaselineVerb::Create {
+            root,
+            include,
+            gzonly,
+            output,
+            json,
+        }) => baseline::create(&root, &include, gzonly.as_deref(), &output, json),
+        Verb::Doctor { json } => doctor::run(&zfs, settings, json),
         Verb::Install { images } => install::install(&zfs, settings, z("install")?, &images),
         Verb::Uninstall { force } => hooks::uninstall(&zfs, settings, &z("uninstall")?, force),
         Verb::VerifyCfg { xml } => hooks::verify_cfg(&zfs, settings, &xml),
@@ -100,15 +176,6 @@ pub(crate) fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
         ),
         Verb::Attach { args } => hooks::attach(&zfs, &z("attach")?, &args),
         Verb::Detach { args } => hooks::detach(&z("detach")?, &args),
-        Verb::Template(verb) => template::run(&zfs, settings, verb),
-        Verb::Dataset(verb) => dataset::run(&zfs, settings, verb),
-        Verb::Image(ImageVerb::Inspect { image, json }) => image::inspect(&image, json),
-        Verb::Baseline(BaselineVerb::Create {
-            root,
-            include,
-            gzonly,
-            output,
-        }) => baseline::create(&root, &include, gzonly.as_deref(), &output),
     }
 }
 
@@ -124,9 +191,7 @@ fn zone_args(
     zonepath: &Option<PathBuf>,
 ) -> Result<Zone, Failure> {
     let (Some(name), Some(zonepath)) = (zone, zonepath) else {
-        return Err(Failure::usage(format!(
-            "{verb} needs -z ZONE and -R ZONEPATH before the verb"
-        )));
+        return Err(Failure::usage(help::needs_zone(verb)));
     };
     let name = zone_name(name)?;
     if !zonepath.is_absolute() {

@@ -4,13 +4,13 @@
 use std::fmt::Write as _;
 
 use omicron1_zfs::{DatasetName, PoolName, Zfs};
-use serde_json::json;
 
 use super::exit::{Exit, Failure};
 use super::not_complete;
+use super::schema::{self, GcReport, Kept, TemplateBuilt, TemplateRow};
 use super::settings::Settings;
 use crate::cli::TemplateVerb;
-use crate::support::output::info;
+use crate::support::output::{self, info};
 use crate::template::collect::{collect, Collected};
 use crate::template::inventory::{containers, inventory, zone_names, Status, TemplateInfo};
 use crate::template::{self, identity, Current, TemplateError};
@@ -30,9 +30,38 @@ fn fail(e: TemplateError) -> Failure {
 /// Runs a `template` verb.
 pub(crate) fn run(zfs: &dyn Zfs, settings: &Settings, verb: TemplateVerb) -> Result<(), Failure> {
     match verb {
-        TemplateVerb::Build { pool, parent } => build(zfs, settings, &pool, parent.as_deref()),
-        TemplateVerb::List { pool, json } => list(zfs, settings, pool.as_deref(), json),
-        TemplateVerb::Gc { pool, dry_run } => gc(zfs, settings, pool.as_deref(), dry_run),
+        TemplateVerb::Build { pool, parent, json } => {
+            if json {
+                output::json_mode();
+            }
+            build(zfs, settings, &pool, parent.as_deref(), json)
+        }
+        TemplateVerb::List {
+            pool,
+            json,
+            no_header,
+            parsable,
+        } => {
+            let format = if json {
+                Format::Json
+            } else {
+                Format::Table {
+                    scripted: no_header,
+                    exact: parsable,
+                }
+            };
+            list(zfs, settings, pool.as_deref(), format)
+        }
+        TemplateVerb::Gc {
+            pool,
+            dry_run,
+            json,
+        } => {
+            if json {
+                output::json_mode();
+            }
+            gc(zfs, settings, pool.as_deref(), dry_run, json)
+        }
     }
 }
 
@@ -44,6 +73,7 @@ fn build(
     settings: &Settings,
     pool: &str,
     parent: Option<&str>,
+    json: bool,
 ) -> Result<(), Failure> {
     let pool: PoolName = pool.parse().map_err(|e| Failure::new(Exit::Usage, e))?;
     let parents: Vec<DatasetName> = match parent {
@@ -87,18 +117,42 @@ fn build(
     let site = settings.site();
     let sources = settings.sources().find().map_err(not_complete)?;
     let identity = identity::identity(&site, &sources.baseline).map_err(fail)?;
+    let mut built = Vec::new();
     for parent in parents {
         let ready = template::ensure(zfs, &site, &parent, &identity, &sources).map_err(fail)?;
         info(format_args!(
             "template {} is ready",
             ready.template.snapshot
         ));
+        built.push(TemplateBuilt {
+            dataset: ready.template.dataset.to_string(),
+            snapshot: ready.template.snapshot.to_string(),
+            encryption_root: ready.encryption_root.clone(),
+        });
+    }
+    if json {
+        schema::print(&built);
     }
     Ok(())
 }
 
+/// How `template list` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// One JSON array.
+    Json,
+    /// A table: `scripted` (-H) drops the header and separates fields with
+    /// one tab; `exact` (-p) prints sizes in bytes.
+    Table { scripted: bool, exact: bool },
+}
+
 /// `template list [--pool POOL] [--json]`.
-fn list(zfs: &dyn Zfs, settings: &Settings, pool: Option<&str>, json: bool) -> Result<(), Failure> {
+fn list(
+    zfs: &dyn Zfs,
+    settings: &Settings,
+    pool: Option<&str>,
+    format: Format,
+) -> Result<(), Failure> {
     let current = identity::current(&settings.site()).map_err(fail)?;
     let mut groups: Vec<(DatasetName, Vec<TemplateInfo>)> = Vec::new();
     for pool in pools(zfs, pool)? {
@@ -107,37 +161,75 @@ fn list(zfs: &dyn Zfs, settings: &Settings, pool: Option<&str>, json: bool) -> R
             groups.push((container, templates));
         }
     }
-    if json {
-        let items: Vec<serde_json::Value> = groups
-            .iter()
-            .flat_map(|(_, ts)| ts)
-            .map(|t| {
-                let status = t.status(&current);
-                json!({
-                    "dataset": t.dataset.to_string(),
-                    "snapshot": t.snapshot.to_string(),
-                    "ready": t.ready,
-                    "state": status.as_str(),
-                    "current": status == Status::Current,
-                    "boot_id": t.boot_id,
-                    "baseline_sha256": t.baseline_sha256,
-                    "created": t.created,
-                    "referenced": t.referenced,
-                    "clones": t.clones.iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-                    "zones": zone_names(&t.clones),
-                })
-            })
-            .collect();
-        println!("{}", serde_json::Value::Array(items));
-        return Ok(());
+    match format {
+        Format::Json => {
+            let rows: Vec<TemplateRow> = groups
+                .iter()
+                .flat_map(|(_, ts)| ts)
+                .map(|t| row(t, &current))
+                .collect();
+            schema::print(&rows);
+        }
+        Format::Table {
+            scripted: true,
+            exact,
+        } => output::report(scripted(&groups, &current, exact)),
+        Format::Table {
+            scripted: false,
+            exact,
+        } => output::report(table(&groups, &current, exact)),
     }
-    print!("{}", table(&groups, &current));
     Ok(())
+}
+
+/// A template as `template list --json` shows it.
+fn row(t: &TemplateInfo, current: &Current) -> TemplateRow {
+    let status = t.status(current);
+    TemplateRow {
+        dataset: t.dataset.to_string(),
+        snapshot: t.snapshot.to_string(),
+        ready: t.ready,
+        state: status.as_str(),
+        current: status == Status::Current,
+        boot_id: t.boot_id.clone(),
+        baseline_sha256: t.baseline_sha256.clone(),
+        created: t.created.clone(),
+        referenced: t.referenced,
+        clones: t.clones.iter().map(|c| c.to_string()).collect(),
+        zones: zone_names(&t.clones),
+    }
+}
+
+/// `template list -H`: one line per template, the full dataset name, fields
+/// separated by one tab, no header (as `zfs list -H`).
+fn scripted(groups: &[(DatasetName, Vec<TemplateInfo>)], current: &Current, exact: bool) -> String {
+    let mut out = String::new();
+    for t in groups.iter().flat_map(|(_, ts)| ts) {
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{}\t{}\t{}",
+            t.dataset,
+            t.status(current).as_str(),
+            t.created.as_deref().unwrap_or("-"),
+            size_field(t.referenced, exact),
+            t.clones.len()
+        );
+    }
+    out
+}
+
+/// A size as `zfs list` prints it, or in bytes with `-p`; `-` if unknown.
+fn size_field(bytes: Option<u64>, exact: bool) -> String {
+    match bytes {
+        None => "-".into(),
+        Some(n) if exact => n.to_string(),
+        Some(n) => output::size(n),
+    }
 }
 
 /// The human listing: one block per container, rows that fit 100 columns, and
 /// for a stale template with clones the zones that need reinstalling.
-fn table(groups: &[(DatasetName, Vec<TemplateInfo>)], current: &Current) -> String {
+fn table(groups: &[(DatasetName, Vec<TemplateInfo>)], current: &Current, exact: bool) -> String {
     let mut out = String::new();
     if groups.iter().all(|(_, ts)| ts.is_empty()) {
         out.push_str("no templates\n");
@@ -158,7 +250,7 @@ fn table(groups: &[(DatasetName, Vec<TemplateInfo>)], current: &Current) -> Stri
                 t.dataset.basename(),
                 status.as_str(),
                 t.created.as_deref().unwrap_or("-"),
-                t.referenced.map(human_bytes).unwrap_or_else(|| "-".into()),
+                size_field(t.referenced, exact),
                 t.clones.len()
             );
             if status == Status::Stale && !t.clones.is_empty() {
@@ -178,44 +270,49 @@ fn table(groups: &[(DatasetName, Vec<TemplateInfo>)], current: &Current) -> Stri
     out
 }
 
-fn human_bytes(n: u64) -> String {
-    let units = ["B", "K", "M", "G", "T"];
-    let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1024.0 && i < units.len() - 1 {
-        v /= 1024.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{n}B")
-    } else {
-        format!("{v:.1}{}", units[i])
-    }
-}
-
-/// `template gc [--pool POOL] [--dry-run]`.
+/// `template gc [--pool POOL] [--dry-run] [--json]`: each template
+/// destroyed is named once (by the collection, as it goes), each kept one
+/// with why.
 fn gc(
     zfs: &dyn Zfs,
     settings: &Settings,
     pool: Option<&str>,
     dry_run: bool,
+    json: bool,
 ) -> Result<(), Failure> {
-    let verb = if dry_run {
-        "would destroy"
-    } else {
-        "destroyed"
-    };
     let site = settings.site();
     let current = identity::current(&site).map_err(fail)?;
+    let mut report = GcReport {
+        dry_run,
+        destroyed: Vec::new(),
+        kept: Vec::new(),
+    };
     for pool in pools(zfs, pool)? {
         for container in containers(zfs, &pool).map_err(fail)? {
             for outcome in collect(zfs, &site, &container, &current, dry_run).map_err(fail)? {
                 match outcome {
-                    Collected::Destroyed(d) => println!("{verb} {d}"),
-                    Collected::Kept(d, why) => println!("kept {d}: {why}"),
+                    Collected::Destroyed(d) => {
+                        // The collection says "destroyed ..." itself as it goes.
+                        if dry_run {
+                            info(format_args!("would destroy {d}"));
+                        }
+                        report.destroyed.push(d.to_string());
+                    }
+                    Collected::Kept(d, why) => {
+                        info(format_args!("kept {d}: {why}"));
+                        report.kept.push(Kept {
+                            dataset: d.to_string(),
+                            reason: why,
+                        });
+                    }
                 }
             }
         }
+    }
+    if json {
+        schema::print(&report);
+    } else if report.destroyed.is_empty() && report.kept.is_empty() {
+        info("no templates to collect");
     }
     Ok(())
 }
@@ -254,7 +351,7 @@ mod tests {
             boot_id: "now".into(),
             baseline_sha256: Some("b".repeat(64)),
         };
-        let text = table(&groups, &now);
+        let text = table(&groups, &now, false);
         for line in text.lines() {
             assert!(line.len() <= 100, "{} columns: {line}", line.len());
         }
@@ -264,7 +361,23 @@ mod tests {
             text.contains("oxz_service_11"),
             "every zone is named:\n{text}"
         );
-        assert!(text.contains("50.0M"), "{text}");
-        assert_eq!(table(&[], &now), "no templates\n");
+        assert!(text.contains(" 50M "), "zfs-style sizes: {text}");
+        assert!(table(&groups, &now, true).contains(" 52428800 "), "-p");
+        assert_eq!(table(&[], &now, false), "no templates\n");
+        let scripted = scripted(&groups, &now, true);
+        let lines: Vec<&str> = scripted.lines().collect();
+        assert_eq!(lines.len(), 2, "one line per template, no header: {scripted}");
+        let fields: Vec<&str> = lines[1].split('\t').collect();
+        assert_eq!(
+            fields,
+            [
+                format!("{container}/t-cccccccc-bbbbbbbbbbbb").as_str(),
+                "stale",
+                "2026-11-26T05:00:00Z",
+                "52428800",
+                "12"
+            ]
+        );
+        assert!(super::scripted(&groups, &now, false).contains("\t50M\t"));
     }
 }

@@ -8,6 +8,7 @@
 
 pub mod clone;
 pub mod install;
+pub mod inventory;
 pub mod uninstall;
 
 use std::path::{Path, PathBuf};
