@@ -24,6 +24,7 @@ use super::error::{EntryError, ImageError};
 use super::inflate::{inflate_on_thread, Ended};
 use super::meta::{ImageKind, ImageMeta, MetaError, METADATA_LIMIT};
 use super::path::{classify, EntryPath, RootPath};
+use crate::support::output::{Heartbeat, HEARTBEAT};
 
 /// Read buffer size: large enough that reads and hashing are cheap per byte.
 pub const BUFFER_SIZE: usize = 256 * 1024;
@@ -205,6 +206,8 @@ fn read_entries(
     };
     let mut meta: Option<ImageMeta> = None;
     let mut ignored = 0;
+    // A large image says every few seconds that it is still being read.
+    let beat = Heartbeat::new(format!("reading {}", image.display()), HEARTBEAT);
     let mut entries = archive.entries().map_err(corrupt)?;
     loop {
         // Everything the tar reader reads to find the next entry, and only that.
@@ -218,6 +221,7 @@ fn read_entries(
         })?;
         crate::support::faults::point(fault_point);
         let mut entry = entry.map_err(corrupt)?;
+        beat.tick(1, entry.size());
         let raw_name = entry.path_bytes().into_owned();
         let entry_err = |problem| ImageError::Entry {
             image: image.to_owned(),

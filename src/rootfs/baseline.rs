@@ -42,6 +42,14 @@ pub struct Baseline {
 /// file, and the line where one is to blame.
 #[derive(Debug, thiserror::Error)]
 pub enum BaselineError {
+    /// The baseline archive is not what a baseline archive starts with.
+    #[error("baseline archive {}: {problem}", path.display())]
+    NotABaseline {
+        /// The archive.
+        path: PathBuf,
+        /// What is wrong with its first bytes or first entries.
+        problem: String,
+    },
     /// No candidate folder holds `files.tar.gz`.
     #[error("no baseline archive ({FILES}) in {}", folders(tried))]
     NotFound {
@@ -171,6 +179,67 @@ pub fn find(dirs: &[PathBuf]) -> Result<Baseline, BaselineError> {
     })
 }
 
+/// How many entries [`check_archive`] reads looking for `oxide.json`
+/// (entries outside `root/`, such as `./`, may come first).
+const HEAD_ENTRIES: usize = 16;
+
+/// Checks the head of a baseline archive in milliseconds, before a template
+/// build spends minutes replicating the system trees: gzip data, and an
+/// `oxide.json` with `t=baseline` before any `root/` entry. The rest of the
+/// archive is checked as it is unpacked.
+pub fn check_archive(path: &Path) -> Result<(), BaselineError> {
+    use crate::image::meta::{ImageKind, ImageMeta, METADATA_LIMIT};
+    use crate::image::path::{classify, EntryPath};
+    let bad = |problem: String| BaselineError::NotABaseline {
+        path: path.to_path_buf(),
+        problem,
+    };
+    let read_err = |source| BaselineError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = File::open(path).map_err(read_err)?;
+    let mut magic = [0u8; 2];
+    match file.read_exact(&mut magic) {
+        Ok(()) if magic == [0x1f, 0x8b] => {}
+        Ok(()) => return Err(bad("not gzip data (no gzip magic number)".into())),
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            return Err(bad("empty or cut short: not gzip data".into()))
+        }
+        Err(e) => return Err(read_err(e)),
+    }
+    let file = File::open(path).map_err(read_err)?;
+    let mut archive = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let entries = archive
+        .entries()
+        .map_err(|e| bad(format!("cannot read its first entry: {e}")))?;
+    for entry in entries.take(HEAD_ENTRIES) {
+        let mut entry = entry.map_err(|e| bad(format!("cannot read its first entries: {e}")))?;
+        let name = entry.path_bytes().into_owned();
+        match classify(&name) {
+            Ok(EntryPath::Metadata) => {
+                let mut bytes = Vec::new();
+                (&mut entry)
+                    .take(METADATA_LIMIT)
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| bad(format!("cannot read oxide.json: {e}")))?;
+                let meta = ImageMeta::parse(&bytes)
+                    .and_then(|m| m.expect(ImageKind::Baseline).map(|()| m))
+                    .map_err(|e| bad(format!("oxide.json: {e}")))?;
+                drop(meta);
+                return Ok(());
+            }
+            Ok(EntryPath::Ignored) => continue,
+            Ok(EntryPath::RootDir | EntryPath::Root(_)) | Err(_) => break,
+        }
+    }
+    Err(bad(
+        "oxide.json ({\"v\":\"1\",\"t\":\"baseline\"}) is not its first entry: \
+         make it with omicron1 baseline create"
+            .into(),
+    ))
+}
+
 /// Reads a `gzonly.txt`: one path per line, relative to the zone root; blank
 /// lines and lines starting with `#` are skipped, a leading `./` is dropped.
 /// An absolute path or a `..` component is an error naming the file and the
@@ -257,11 +326,11 @@ fn remove_beneath(root: &Path, rel: &Path) -> Result<bool, BaselineError> {
         Reached::Absent => Ok(false),
         Reached::Blocked { at, symlink } => {
             if symlink {
-                tracing::warn!(
+                crate::support::output::warn(format_args!(
                     "not removing global-zone-only {}: {} is a symlink",
                     rel.display(),
                     at.display()
-                );
+                ));
             }
             Ok(false)
         }

@@ -245,7 +245,10 @@ impl<W: Write> ArchiveWriter<'_, W> {
             } else {
                 "device or other special file"
             };
-            tracing::warn!("leaving {} out of the baseline: a {kind}", path.display());
+            crate::support::output::warn(format_args!(
+                "leaving {} out of the baseline: a {kind}",
+                path.display()
+            ));
             self.added.insert(rel.to_path_buf());
             return Ok(false);
         };

@@ -13,7 +13,7 @@ pub mod replicate;
 use std::path::{Path, PathBuf};
 
 use crate::image::{self, ImageKind};
-use crate::support::output::{info, ms};
+use crate::support::output::{info, ms, size, warn};
 use crate::support::pathio::PathIoError;
 use crate::support::{faults, signals};
 use baseline::{Baseline, BaselineError};
@@ -34,7 +34,7 @@ pub enum RootfsError {
     #[error(transparent)]
     Baseline(#[from] BaselineError),
     /// The baseline archive could not be unpacked.
-    #[error(transparent)]
+    #[error("the baseline archive could not be unpacked")]
     Image(#[from] image::ImageError),
     /// A signal arrived.
     #[error(transparent)]
@@ -87,6 +87,15 @@ pub struct Sources {
 /// every zone: the system trees, less SMF manifests and global-zone-only files,
 /// plus the baseline archive. Used for templates and for the copy fallback.
 pub fn populate(dir: &Path, sources: &Sources) -> Result<(), RootfsError> {
+    // Fail fast: a bad baseline archive is found before minutes of copying.
+    baseline::check_archive(&sources.baseline.files)?;
+    if !sources.baseline.gzonly.exists() {
+        warn(format_args!(
+            "no {} beside the baseline archive {}: no global-zone-only files are removed",
+            baseline::GZONLY,
+            sources.baseline.files.display()
+        ));
+    }
     for tree in TREES {
         signals::check()?;
         replicate_one(dir, sources, tree)?;
@@ -131,9 +140,9 @@ fn replicate_one(dir: &Path, sources: &Sources, tree: &str) -> Result<(), Rootfs
         sources.threads,
     )?;
     info(format_args!(
-        "replicated /{tree}: {} files, {} bytes, {} links, {} msec",
+        "replicated /{tree}: {} files, {}, {} links, {} msec",
         stats.files,
-        stats.bytes,
+        size(stats.bytes),
         stats.links,
         ms(stats.elapsed)
     ));

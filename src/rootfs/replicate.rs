@@ -35,6 +35,7 @@ use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
 use super::beneath::{self, clean_relative, Reached};
+use crate::support::output::{Heartbeat, HEARTBEAT};
 
 /// The directory, at the zone root, where the global zone's trees are mounted
 /// read-only (`/system/usr`, `/system/lib`, `/system/sbin`).
@@ -567,6 +568,8 @@ impl Walk<'_> {
         failed: &AtomicBool,
     ) -> Result<(), ReplicateError> {
         self.make_dir(src, dest, md)?;
+        // A long replication says every few seconds how far it has got.
+        let beat = Heartbeat::new(format!("replicating {}", src.display()), HEARTBEAT);
         let mut pending = vec![(src.to_path_buf(), dest.to_path_buf(), rel)];
         while let Some((src_dir, dest_dir, rel_dir)) = pending.pop() {
             let entries = fs::read_dir(&src_dir).map_err(|source| ReplicateError::Read {
@@ -592,6 +595,7 @@ impl Walk<'_> {
                     source,
                 })?;
                 let file_type = md.file_type();
+                beat.tick(1, if file_type.is_file() { md.len() } else { 0 });
                 if file_type.is_dir() {
                     self.make_dir(&from, &to, &md)?;
                     if md.dev() == self.root_dev {
@@ -612,10 +616,10 @@ impl Walk<'_> {
                         return Ok(());
                     }
                 } else {
-                    tracing::warn!(
+                    crate::support::output::warn(format_args!(
                         "skipping {}: a socket, FIFO, device or other special file",
                         from.display()
-                    );
+                    ));
                     self.stats.skipped += 1;
                 }
             }

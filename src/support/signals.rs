@@ -27,7 +27,7 @@ pub fn install_handlers() {
     for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
         // SAFETY: the handler only stores into an atomic, which is async-signal-safe.
         if let Err(e) = unsafe { sigaction(signal, &action) } {
-            tracing::warn!("cannot handle {signal}: {e}");
+            super::output::warn(format_args!("cannot handle {signal}: {e}"));
         }
     }
 }

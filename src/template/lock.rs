@@ -4,13 +4,41 @@
 //! are released by the kernel when the holder dies, so a killed install never
 //! leaves a lock behind. Shared locks let many installs clone a template at
 //! once while an exclusive one keeps builders and collectors apart from them.
+//!
+//! A wait says who it waits for: the holder's pid (`F_GETLK`) when it starts,
+//! then a line every [`REPORT_EVERY`] with the time waited; and it gives up
+//! after the `OMICRON1_LOCK_TIMEOUT` setting, if one is set
+//! ([`set_wait_timeout`]).
 
 use std::fs::{File, OpenOptions};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use nix::fcntl::{fcntl, FcntlArg};
 use nix::libc;
+
+use crate::support::output::info;
+
+/// How often a waiting call says it is still waiting.
+pub const REPORT_EVERY: Duration = Duration::from_secs(10);
+
+/// How often a waiting call tries the lock again.
+const POLL: Duration = Duration::from_millis(100);
+
+static WAIT_TIMEOUT: OnceLock<Option<Duration>> = OnceLock::new();
+
+/// Sets, once per process, how long a lock wait may last (the
+/// `OMICRON1_LOCK_TIMEOUT` setting, read by the verbs); unset, or `None`,
+/// waits as long as it takes.
+pub fn set_wait_timeout(timeout: Option<Duration>) {
+    let _ = WAIT_TIMEOUT.set(timeout);
+}
+
+fn wait_timeout() -> Option<Duration> {
+    WAIT_TIMEOUT.get().copied().flatten()
+}
 
 /// A held lock; released when dropped (or when the process exits).
 #[derive(Debug)]
@@ -19,7 +47,8 @@ pub struct Lock {
     path: PathBuf,
 }
 
-/// Why a lock could not be taken.
+/// Why a lock could not be taken (a wait that timed out has the
+/// [`std::io::ErrorKind::TimedOut`] kind and names the holder).
 #[derive(Debug, thiserror::Error)]
 #[error("cannot lock {}", path.display())]
 pub struct LockError {
@@ -50,6 +79,14 @@ fn whole_file_lock(mode: LockMode) -> libc::flock {
     fl
 }
 
+/// The pid of a process holding a lock that conflicts with `mode` on
+/// `file`, if one does (`F_GETLK`).
+fn holder(file: &File, mode: LockMode) -> Option<i32> {
+    let mut fl = whole_file_lock(mode);
+    fcntl(file.as_raw_fd(), FcntlArg::F_GETLK(&mut fl)).ok()?;
+    (i32::from(fl.l_type) != libc::F_UNLCK).then_some(fl.l_pid)
+}
+
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
@@ -65,8 +102,13 @@ fn open_lock_file(path: &Path) -> std::io::Result<File> {
 
 impl Lock {
     /// Takes the lock at `path` in `mode` (creating the file and its folder),
-    /// calling `on_wait` once if another process holds it and this call must wait.
-    pub fn acquire(path: &Path, mode: LockMode, on_wait: impl FnOnce()) -> Result<Lock, LockError> {
+    /// calling `on_wait` once, with the holder's pid if known, if another
+    /// process holds it and this call must wait.
+    pub fn acquire(
+        path: &Path,
+        mode: LockMode,
+        on_wait: impl FnOnce(Option<i32>),
+    ) -> Result<Lock, LockError> {
         let err = |source| LockError {
             path: path.to_path_buf(),
             source,
@@ -76,18 +118,8 @@ impl Lock {
         match fcntl(file.as_raw_fd(), FcntlArg::F_SETLK(&fl)) {
             Ok(_) => {}
             Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EACCES) => {
-                on_wait();
-                loop {
-                    match fcntl(file.as_raw_fd(), FcntlArg::F_SETLKW(&fl)) {
-                        Ok(_) => break,
-                        Err(nix::errno::Errno::EINTR) => {
-                            crate::support::signals::check().map_err(|e| {
-                                err(std::io::Error::new(std::io::ErrorKind::Interrupted, e))
-                            })?
-                        }
-                        Err(e) => return Err(err(e.into())),
-                    }
-                }
+                on_wait(holder(&file, mode));
+                wait(&file, mode, wait_timeout()).map_err(err)?;
             }
             Err(e) => return Err(err(e.into())),
         }
@@ -128,6 +160,46 @@ impl Lock {
     }
 }
 
+/// Waits for the lock on `file`, trying it every [`POLL`]; says every
+/// [`REPORT_EVERY`] how long it has waited and for whom; gives up after
+/// `timeout`, or when a signal arrives.
+fn wait(file: &File, mode: LockMode, timeout: Option<Duration>) -> std::io::Result<()> {
+    let fl = whole_file_lock(mode);
+    let started = Instant::now();
+    let mut next_report = REPORT_EVERY;
+    loop {
+        crate::support::signals::check()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::Interrupted, e))?;
+        match fcntl(file.as_raw_fd(), FcntlArg::F_SETLK(&fl)) {
+            Ok(_) => return Ok(()),
+            Err(nix::errno::Errno::EAGAIN) | Err(nix::errno::Errno::EACCES) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let waited = started.elapsed();
+        let who = match holder(file, mode) {
+            Some(pid) => format!("pid {pid}"),
+            None => "another process".into(),
+        };
+        if timeout.is_some_and(|t| waited >= t) {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!(
+                    "held by {who}; gave up after {} s (OMICRON1_LOCK_TIMEOUT)",
+                    waited.as_secs()
+                ),
+            ));
+        }
+        if waited >= next_report {
+            info(format_args!(
+                "still waiting for the lock held by {who}: {} s so far",
+                waited.as_secs()
+            ));
+            next_report += REPORT_EVERY;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,8 +209,10 @@ mod tests {
     fn a_second_process_waits_until_the_first_releases() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("locks/t.lock");
-        let lock =
-            Lock::acquire(&path, LockMode::Exclusive, || panic!("nobody holds it yet")).unwrap();
+        let lock = Lock::acquire(&path, LockMode::Exclusive, |_| {
+            panic!("nobody holds it yet")
+        })
+        .unwrap();
         // flock(1) is not portable; a child process using fcntl via python shows
         // the lock is held across processes.
         let probe = format!(
@@ -166,7 +240,7 @@ mod tests {
     fn shared_holders_exclude_an_exclusive_one() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.lock");
-        let shared = Lock::acquire(&path, LockMode::Shared, || panic!("free")).unwrap();
+        let shared = Lock::acquire(&path, LockMode::Shared, |_| panic!("free")).unwrap();
         // Another process may share it but not take it exclusively.
         let probe = |flag: &str| {
             let code = format!(
@@ -196,5 +270,52 @@ mod tests {
         );
         exclusive.downgrade().unwrap();
         assert_eq!(probe("LOCK_SH"), Some(0), "downgraded to shared");
+    }
+
+    /// A lock held by another process: the waiter learns its pid, and a wait
+    /// with a timeout gives up naming it.
+    #[test]
+    fn a_wait_names_the_holder_and_can_time_out() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("held.lock");
+        std::fs::write(&path, "").unwrap();
+        let script = format!(
+            "import fcntl,sys,time\nf=open('{}','r+')\nfcntl.lockf(f, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(30)",
+            path.display()
+        );
+        let mut child = Command::new("python3")
+            .args(["-c", &script])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        assert_eq!(line.trim(), "held");
+        let file = open_lock_file(&path).unwrap();
+        assert_eq!(
+            holder(&file, LockMode::Shared),
+            Some(child.id() as i32),
+            "F_GETLK names the holder"
+        );
+        let started = Instant::now();
+        let e = wait(&file, LockMode::Exclusive, Some(Duration::from_millis(300))).unwrap_err();
+        assert!(started.elapsed() >= Duration::from_millis(300));
+        assert_eq!(e.kind(), std::io::ErrorKind::TimedOut);
+        assert!(
+            e.to_string().contains(&format!("pid {}", child.id())),
+            "{e}"
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        // Once the holder is gone, the wait ends.
+        wait(&file, LockMode::Exclusive, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(
+            holder(&open_lock_file(&path).unwrap(), LockMode::Exclusive),
+            None
+        );
     }
 }

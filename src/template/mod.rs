@@ -177,9 +177,12 @@ pub fn ensure(
 ) -> Result<Ready, TemplateError> {
     let template = Template::locate(parent, identity)?;
     let path = site.lock_path(&template.dataset);
-    let waiting = || {
+    let waiting = |holder: Option<i32>| {
+        let by = holder
+            .map(|pid| format!(" (lock held by pid {pid})"))
+            .unwrap_or_default();
         info(format_args!(
-            "waiting for another install to finish building template {}",
+            "waiting for another install to finish building template {}{by}",
             template.dataset
         ))
     };

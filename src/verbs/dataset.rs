@@ -22,10 +22,16 @@ use crate::support::output;
 /// `omicron1 dataset check|setup ...`.
 pub(crate) fn run(zfs: &dyn Zfs, settings: &Settings, verb: DatasetVerb) -> Result<(), Failure> {
     let (DatasetVerb::Check {
-        dataset, zone, json, ..
+        dataset,
+        zone,
+        json,
+        ..
     }
     | DatasetVerb::Setup {
-        dataset, zone, json, ..
+        dataset,
+        zone,
+        json,
+        ..
     }) = &verb;
     let json = *json;
     if json {
@@ -90,10 +96,9 @@ fn setup_report(ds: &DatasetName, context: &Context, commands: Vec<String>) -> D
     let (zone_config, zonecfg) = match zone.map(|z| (&z.listing, &z.name)) {
         None | Some((Listing::NotAsked, _)) => ("unknown", None),
         Some((Listing::Listed, _)) => ("listed", None),
-        Some((Listing::NotListed, name)) => (
-            "not-listed",
-            Some(zonecfg::zonecfg_add(name, ds.as_str())),
-        ),
+        Some((Listing::NotListed, name)) => {
+            ("not-listed", Some(zonecfg::zonecfg_add(name, ds.as_str())))
+        }
         Some((Listing::NoConfig(_), name)) => (
             "not-configured",
             Some(zonecfg::zonecfg_add(name, ds.as_str())),

@@ -47,7 +47,7 @@ pub(crate) fn command() -> clap::Command {
          Administration:\n{admin}  {:<16}Print this message or the help of VERB\n\n\
          Brand hooks (zoneadm calls them through config.xml, with -z ZONE -R ZONEPATH \
          before the verb):\n{hooks}\n\
-         Options:\n{{options}}\n\n{{after-help}}",
+         Options:\n{{options}}\n{{after-help}}",
         "help [VERB]"
     );
     cmd.help_template(template)

@@ -131,6 +131,7 @@ pub(crate) fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
         zonepath,
         verb,
     } = cli;
+    crate::template::lock::set_wait_timeout(settings.lock_timeout);
     let zfs = CliZfs::new();
     let z = |verb: &str| zone_args(verb, &zone, &zonepath);
     match verb {

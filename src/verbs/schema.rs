@@ -224,3 +224,27 @@ pub(crate) struct ZoneImage {
     /// `version` from its `oxide.json`.
     pub version: Option<String>,
 }
+
+/// `doctor --json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct DoctorReport {
+    /// Whether no check failed (then the exit code is 0, else 254).
+    pub ok: bool,
+    /// Every check, in order.
+    pub checks: Vec<DoctorCheck>,
+}
+
+/// One check of `doctor --json`.
+#[derive(Debug, Serialize)]
+pub(crate) struct DoctorCheck {
+    /// What was checked (`zpool`, `zfs`, `baseline`, `gzonly`, `run folder`,
+    /// `boot identity`, `source trees`, `templates on POOL`, `zones on POOL`,
+    /// `template service`); a check may have several lines.
+    pub check: String,
+    /// `ok`, `warn` or `fail`.
+    pub status: &'static str,
+    /// What was found.
+    pub detail: String,
+    /// What fixes it, or `null` when ok.
+    pub fix: Option<String>,
+}

@@ -320,7 +320,8 @@ impl Settings {
         let zones_dir = get("OMICRON1_ZONES_DIR", &absolute);
         let boot_id = get("OMICRON1_BOOT_ID", &|v| {
             let b = v.as_bytes();
-            (1..=256).contains(&b.len()) && std::str::from_utf8(b).is_ok_and(|s| !s.chars().any(char::is_control))
+            (1..=256).contains(&b.len())
+                && std::str::from_utf8(b).is_ok_and(|s| !s.chars().any(char::is_control))
         });
         let run_dir = get("OMICRON1_RUN_DIR", &absolute);
         let replicate = get("OMICRON1_REPLICATE", &|v| v == "split" || v == "copy");
@@ -355,9 +356,7 @@ impl Settings {
                 _ => Mode::Split,
             },
             copy_threads: threads.and_then(|v| number(&v)).map(|n| n as usize),
-            lock_timeout: timeout
-                .and_then(|v| number(&v))
-                .map(Duration::from_secs),
+            lock_timeout: timeout.and_then(|v| number(&v)).map(Duration::from_secs),
             log_level: log
                 .and_then(|v| v.to_str().and_then(|s| s.parse().ok()))
                 .unwrap_or(LogLevel::WARN),
@@ -391,7 +390,7 @@ pub(crate) fn help() -> String {
     );
     for s in SPECS {
         out.push_str(&format!(
-            "  {}\n      {}; {}\n      default: {}\n",
+            "  {}\n      {}\n      values: {}; default: {}\n",
             s.name, s.meaning, s.accepted, s.default
         ));
     }
@@ -548,12 +547,19 @@ mod tests {
     fn a_bad_value_in_the_file_names_the_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("omicron1");
-        std::fs::write(&file, "OMICRON1_LOG=warn\nOMICRON1_REPLICATE=foo\nnonsense\n").unwrap();
+        std::fs::write(
+            &file,
+            "OMICRON1_LOG=warn\nOMICRON1_REPLICATE=foo\nnonsense\n",
+        )
+        .unwrap();
         let errors =
             Settings::read(env(&[(DEFAULTS_FILE_VAR, file.to_str().unwrap())])).unwrap_err();
         assert_eq!(errors.len(), 1, "{errors:?}");
         let text = errors[0].to_string();
-        assert!(text.contains("line 3") && text.contains("NAME=value"), "{text}");
+        assert!(
+            text.contains("line 3") && text.contains("NAME=value"),
+            "{text}"
+        );
         std::fs::write(&file, "OMICRON1_REPLICATE=foo\n").unwrap();
         let errors =
             Settings::read(env(&[(DEFAULTS_FILE_VAR, file.to_str().unwrap())])).unwrap_err();
@@ -576,7 +582,11 @@ mod tests {
     fn help_names_every_setting() {
         let text = help();
         for s in SPECS {
-            assert!(text.contains(s.name) && text.contains(s.accepted), "{}", s.name);
+            assert!(
+                text.contains(s.name) && text.contains(s.accepted),
+                "{}",
+                s.name
+            );
         }
     }
 }

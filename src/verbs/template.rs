@@ -366,7 +366,11 @@ mod tests {
         assert_eq!(table(&[], &now, false), "no templates\n");
         let scripted = scripted(&groups, &now, true);
         let lines: Vec<&str> = scripted.lines().collect();
-        assert_eq!(lines.len(), 2, "one line per template, no header: {scripted}");
+        assert_eq!(
+            lines.len(),
+            2,
+            "one line per template, no header: {scripted}"
+        );
         let fields: Vec<&str> = lines[1].split('\t').collect();
         assert_eq!(
             fields,

@@ -57,7 +57,8 @@ fn all(zfs: &dyn Zfs, settings: &Settings, pool: Option<&str>) -> Result<Vec<Zon
             .pools()
             .map_err(|e| Failure::new(Exit::NotComplete, e))?,
     };
-    let current = identity::current(&settings.site()).map_err(|e| Failure::new(Exit::NotComplete, e))?;
+    let current =
+        identity::current(&settings.site()).map_err(|e| Failure::new(Exit::NotComplete, e))?;
     let mut zones = Vec::new();
     for pool in pools {
         zones.extend(
@@ -167,7 +168,12 @@ fn show(z: &ZoneInfo) -> String {
     let _ = writeln!(out, "images:     {}", z.images.len());
     for (n, i) in z.images.iter().enumerate() {
         let _ = writeln!(out, "  {n}: {}", dash(&i.path));
-        let _ = writeln!(out, "     pkg {} version {}", dash(&i.pkg), dash(&i.version));
+        let _ = writeln!(
+            out,
+            "     pkg {} version {}",
+            dash(&i.pkg),
+            dash(&i.version)
+        );
         let _ = writeln!(out, "     sha256 {}", dash(&i.sha256));
     }
     out

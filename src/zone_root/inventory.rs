@@ -141,10 +141,9 @@ pub fn zones(
         let text = |p: &str| row.value(p).map(props::unescape);
         let origin = text(props::ORIGIN);
         let status = origin.as_deref().and_then(|o| templates.get(o)).copied();
-        let template = status.and(origin.as_deref()).and_then(|o| {
-            o.split_once('@')
-                .map(|(dataset, _)| dataset.to_string())
-        });
+        let template = status
+            .and(origin.as_deref())
+            .and_then(|o| o.split_once('@').map(|(dataset, _)| dataset.to_string()));
         let zone_images = match images.get(&dataset) {
             Some(values) => (0..count(&row))
                 .map(|n| {
