@@ -434,3 +434,37 @@ fn a_bad_baseline_archive_is_refused_before_replication() {
         "nothing replicated"
     );
 }
+
+/// `verify_cfg` reports every problem in order: the brand's, then the
+/// delegated datasets' (here one that cannot even be looked at: the pool
+/// does not exist, or there is no ZFS on the host).
+#[test]
+fn verify_cfg_lists_every_problem_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("z1.xml");
+    std::fs::write(
+        &xml,
+        r#"<?xml version="1.0"?>
+<zone name="z1" zonepath="/zones/z1" brand="sparse" ip-type="shared">
+  <dataset name="nosuchpool/delegated/z1"/>
+</zone>
+"#,
+    )
+    .unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    let (out, _run) = run(
+        &["verify_cfg", xml.to_str().unwrap()],
+        &[("OMICRON1_ZONES_DIR", zones.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(254));
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(lines[0].contains("brand \"sparse\""), "{err}");
+    assert!(lines[1].contains("ip-type \"shared\""), "{err}");
+    // The datasets' problems come after; on a host without ZFS, the reason
+    // they could not be looked at.
+    assert!(lines[2].starts_with("omicron1: error: "), "{err}");
+    assert_one_voice(&err);
+}

@@ -119,12 +119,26 @@ impl Heartbeat {
 
 /// Prints one `omicron1: warning: MESSAGE` line on stderr.
 pub fn warn(message: impl Display) {
-    eprintln!("omicron1: warning: {message}");
+    eprintln!("omicron1: warning: {}", one_line(&message.to_string()));
 }
 
 /// Prints one `omicron1: error: MESSAGE` line on stderr.
 pub fn error(message: impl Display) {
-    eprintln!("omicron1: error: {message}");
+    eprintln!("omicron1: error: {}", one_line(&message.to_string()));
+}
+
+/// A message on one line: a command's stderr quoted in an error may span
+/// several (`The ZFS modules are not loaded.\nTry running ...`); its lines
+/// are joined with spaces so that each problem stays one line.
+pub fn one_line(text: &str) -> String {
+    if !text.contains('\n') {
+        return text.to_string();
+    }
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Prints one `omicron1: MESSAGE` line on stderr: a notice that is neither a
@@ -158,6 +172,15 @@ mod tests {
     #[derive(Debug, thiserror::Error)]
     #[error("outer")]
     struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn a_message_is_one_line() {
+        assert_eq!(one_line("plain"), "plain");
+        assert_eq!(
+            one_line("failed: The ZFS modules are not loaded.\nTry running it.\n"),
+            "failed: The ZFS modules are not loaded. Try running it."
+        );
+    }
 
     #[test]
     fn sizes_as_zfs_prints_them() {

@@ -68,7 +68,8 @@ pub(crate) fn delegated_failure(exit: Exit, e: DelegatedError) -> Failure {
 
 /// `verify_cfg XML`: the configuration must be readable, well-formed, for this
 /// brand and with an exclusive IP stack, and its delegated datasets must keep
-/// the rules. Every broken rule is reported, in order.
+/// the rules. Every broken rule is reported, in order: the brand's, then the
+/// datasets'.
 pub(crate) fn verify_cfg(zfs: &dyn Zfs, settings: &Settings, xml: &Path) -> Result<(), Failure> {
     if !xml.is_file() {
         return Err(Failure::usage(format!(
@@ -77,18 +78,19 @@ pub(crate) fn verify_cfg(zfs: &dyn Zfs, settings: &Settings, xml: &Path) -> Resu
         )));
     }
     let config = ZoneConfig::read(xml).map_err(not_complete)?;
-    let problems = config.brand_problems();
-    if problems.is_empty() {
-        return delegated::verify_config(zfs, &settings.zones_dir, &config)
-            .map_err(|e| delegated_failure(Exit::NotComplete, e));
+    let mut problems: Vec<BoxError> = config
+        .brand_problems()
+        .into_iter()
+        .map(|p| Box::new(p) as BoxError)
+        .collect();
+    if let Err(e) = delegated::verify_config(zfs, &settings.zones_dir, &config) {
+        problems.extend(delegated_failure(Exit::NotComplete, e).errors);
     }
-    Err(Failure::several(
-        Exit::NotComplete,
-        problems
-            .into_iter()
-            .map(|p| Box::new(p) as BoxError)
-            .collect(),
-    ))
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure::several(Exit::NotComplete, problems))
+    }
 }
 
 /// `verify_adm SUBCMD [ARGS]`: for install, every image given must be readable;
