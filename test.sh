@@ -20,6 +20,14 @@ if ! cargo clippy --version >/dev/null 2>&1; then
 fi
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "man pages (mandoc -Tlint)"
+if ! command -v mandoc >/dev/null 2>&1; then
+    apt-get install -y mandoc >/dev/null
+fi
+# Warnings and errors fail; style notes (manuals not installed on this
+# host, such as zoneadm(8)) do not.
+mandoc -Tlint -W warning brand/omicron1.7 brand/omicron1.8
+
 step "host tests (cargo test)"
 cargo test --workspace --exclude omicron1-vm-tests
 

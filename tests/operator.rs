@@ -468,3 +468,136 @@ fn verify_cfg_lists_every_problem_in_order() {
     assert!(lines[2].starts_with("omicron1: error: "), "{err}");
     assert_one_voice(&err);
 }
+
+/// The verbs a text lists: each `omicron1 [-z ZONE -R ZONEPATH] WORD [WORD]`
+/// it shows, as the words that are plain lowercase names.
+fn verbs_after(text: &str) -> Vec<String> {
+    text.split_whitespace()
+        .take_while(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.retain(|x| x != "help");
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// What `--help` lists: the top level's verbs, and each group's.
+fn help_verbs() -> Vec<String> {
+    let (out, _d) = run(&["--help"], &[]);
+    let help = text(&out.stdout);
+    let mut verbs = Vec::new();
+    let mut in_list = false;
+    for line in help.lines() {
+        if line.starts_with("Administration:") || line.starts_with("Brand hooks") {
+            in_list = true;
+            continue;
+        }
+        if line.trim().is_empty() || !line.starts_with("  ") {
+            in_list = false;
+            continue;
+        }
+        if in_list {
+            let verb = line.split_whitespace().next().unwrap().to_string();
+            let (group_help, _d) = run(&[&verb, "--help"], &[]);
+            let group_help = text(&group_help.stdout);
+            let mut subs = Vec::new();
+            let mut in_commands = false;
+            for l in group_help.lines() {
+                if l.starts_with("Commands:") {
+                    in_commands = true;
+                } else if l.trim().is_empty() {
+                    in_commands = false;
+                } else if in_commands {
+                    let sub = l.split_whitespace().next().unwrap();
+                    if sub != "help" {
+                        subs.push(format!("{verb} {sub}"));
+                    }
+                }
+            }
+            if subs.is_empty() {
+                verbs.push(verb);
+            } else {
+                verbs.extend(subs);
+            }
+        }
+    }
+    sorted(verbs)
+}
+
+#[test]
+fn readme_man_page_and_help_list_the_same_verbs() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let help = help_verbs();
+    assert!(help.len() >= 20, "{help:?}");
+
+    let man = std::fs::read_to_string(root.join("brand/omicron1.8")).unwrap();
+    let man_verbs = sorted(
+        man.lines()
+            .filter_map(|l| l.strip_prefix(".It Cm "))
+            .map(|l| verbs_after(l).join(" "))
+            .collect(),
+    );
+    assert_eq!(man_verbs, help, "brand/omicron1.8 against --help");
+
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let readme_verbs = sorted(
+        readme
+            .lines()
+            .filter_map(|l| l.strip_prefix("| `omicron1 "))
+            .map(|l| {
+                let l = l.strip_prefix("-z ZONE -R ZONEPATH ").unwrap_or(l);
+                verbs_after(l).join(" ")
+            })
+            .collect(),
+    );
+    assert_eq!(readme_verbs, help, "README's command table against --help");
+
+    // Every setting --help shows is in the man page and the README.
+    let (out, _d) = run(&["--help"], &[]);
+    for word in text(&out.stdout).split_whitespace() {
+        if word.starts_with("OMICRON1_") {
+            assert!(
+                man.contains(&format!("Ev {word}")),
+                "{word} not in the man page"
+            );
+            assert!(
+                readme.contains(&format!("`{word}`")),
+                "{word} not in the README"
+            );
+        }
+    }
+}
+
+/// Every field of every JSON document (`src/verbs/schema.rs`) is documented
+/// in the README and the man page.
+#[test]
+fn every_json_field_is_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let schema = std::fs::read_to_string(root.join("src/verbs/schema.rs")).unwrap();
+    let man = std::fs::read_to_string(root.join("brand/omicron1.8")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let fields: Vec<&str> = schema
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("pub "))
+        .filter_map(|l| l.split_once(':').map(|(name, _)| name))
+        .filter(|name| name.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        .collect();
+    assert!(fields.len() > 40, "{fields:?}");
+    for field in fields {
+        assert!(
+            man.contains(&format!(".Sy {field}")),
+            "{field} is not in brand/omicron1.8"
+        );
+        assert!(
+            readme.contains(&format!("`{field}`")),
+            "{field} is not in the README"
+        );
+    }
+}
