@@ -30,6 +30,15 @@ pub const CLONE_SNAPSHOT: &str = "omicron1:clone-snapshot";
 /// `omicron1 --version` prints it).
 pub const INSTALLER: &str = "omicron1:installer";
 
+/// This installer, as [`INSTALLER`] records it: the same text as
+/// `omicron1 --version` after the name (`crate::cli::VERSION`).
+pub const INSTALLER_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("OMICRON1_COMMIT"),
+    ")"
+);
+
 /// `omicron1:image.N.FIELD` for the Nth image (0-based): `path`, `sha256`,
 /// `pkg`, `version`.
 pub fn image(n: usize, field: &str) -> String {

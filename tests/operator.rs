@@ -188,6 +188,12 @@ fn version_names_the_commit() {
     );
 }
 
+/// What install records in `omicron1:installer` is what `--version` prints.
+#[test]
+fn the_installer_property_is_the_version() {
+    assert_eq!(omicron1::props::INSTALLER_VERSION, omicron1::cli::VERSION);
+}
+
 /// The call log is JSON lines with the fields the man page documents.
 #[test]
 fn the_call_log_is_json_lines() {

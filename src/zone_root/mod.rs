@@ -182,6 +182,7 @@ pub(crate) fn root_properties(
         (props::ZONE, props::escape(zone.as_str())),
         (props::ORIGIN, origin.clone()),
         (props::CREATED, props::now_rfc3339()),
+        (props::INSTALLER, props::escape(props::INSTALLER_VERSION)),
     ];
     if own_snapshot {
         properties.push((props::CLONE_SNAPSHOT, origin));
