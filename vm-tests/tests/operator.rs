@@ -177,14 +177,6 @@ fn template_build_list_and_gc_print_their_json() {
     let f = Fixture::own_pool("op_templates");
     let pool = f.dataset.pool().to_string();
     let parent = f.dataset.child("zones").unwrap().to_string();
-    // An earlier boot's template, unused: gc takes it.
-    let out = f
-        .command()
-        .env("OMICRON1_BOOT_ID", "an-earlier-boot")
-        .args(["template", "build", "--pool", &pool, "--parent", &parent])
-        .output()
-        .unwrap();
-    ok(&out);
     let out = admin(
         &f,
         &[
@@ -210,6 +202,19 @@ fn template_build_list_and_gc_print_their_json() {
         text(&out.stderr).contains("INFO: omicron: "),
         "progress moves to stderr with --json"
     );
+    // A zone on this boot's template, then an earlier boot's template,
+    // unused (a build collects the unused stale templates beside it, so
+    // this one is built last): gc takes it and keeps the current one.
+    let app = image(&f, "app");
+    let zp = f.zonepath("tz1");
+    ok(&f.hook("tz1", &zp, &["install", app.to_str().unwrap()]));
+    let out = f
+        .command()
+        .env("OMICRON1_BOOT_ID", "an-earlier-boot")
+        .args(["template", "build", "--pool", &pool, "--parent", &parent])
+        .output()
+        .unwrap();
+    ok(&out);
 
     let out = admin(&f, &["template", "list", "--pool", &pool, "-H", "-p"]);
     let listing = ok(&out);
@@ -219,7 +224,8 @@ fn template_build_list_and_gc_print_their_json() {
         assert_eq!(fields.len(), 5, "{fields:?}");
         let referenced = prop(&f, fields[0], "referenced").unwrap();
         assert_eq!(fields[3], referenced, "-p: exact bytes");
-        assert_eq!(fields[4], "0");
+        let clones = if fields[1] == "current" { "1" } else { "0" };
+        assert_eq!(fields[4], clones, "{fields:?}");
     }
     let states: Vec<&str> = lines.iter().map(|f| f[1]).collect();
     assert!(
