@@ -10,6 +10,9 @@ use crate::support::output;
 
 /// `image inspect IMAGE [--json]`.
 pub(crate) fn inspect(path: &Path, json: bool) -> Result<(), Failure> {
+    if json {
+        output::json_mode();
+    }
     let i = image::inspect(path).map_err(not_complete)?;
     if json {
         schema::print(&ImageInspect {

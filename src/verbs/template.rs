@@ -43,6 +43,7 @@ pub(crate) fn run(zfs: &dyn Zfs, settings: &Settings, verb: TemplateVerb) -> Res
             parsable,
         } => {
             let format = if json {
+                output::json_mode();
                 Format::Json
             } else {
                 Format::Table {

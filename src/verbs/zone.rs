@@ -17,6 +17,9 @@ use crate::zone_root::inventory::{self, TemplateState, ZoneInfo};
 
 /// Runs a `zone` verb.
 pub(crate) fn run(zfs: &dyn Zfs, settings: &Settings, verb: ZoneVerb) -> Result<(), Failure> {
+    if let ZoneVerb::List { json: true, .. } | ZoneVerb::Show { json: true, .. } = verb {
+        output::json_mode();
+    }
     match verb {
         ZoneVerb::List { pool, json } => {
             let zones = all(zfs, settings, pool.as_deref())?;
