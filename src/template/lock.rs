@@ -84,7 +84,7 @@ fn whole_file_lock(mode: LockMode) -> libc::flock {
 fn holder(file: &File, mode: LockMode) -> Option<i32> {
     let mut fl = whole_file_lock(mode);
     fcntl(file.as_raw_fd(), FcntlArg::F_GETLK(&mut fl)).ok()?;
-    (i32::from(fl.l_type) != libc::F_UNLCK).then_some(fl.l_pid)
+    (i64::from(fl.l_type) != libc::F_UNLCK as i64).then_some(fl.l_pid)
 }
 
 fn open_lock_file(path: &Path) -> std::io::Result<File> {
