@@ -173,3 +173,218 @@ fn the_template_service_builds_after_the_baseline_with_a_routed_verb() {
         .unwrap();
     assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--pool"));
 }
+
+/// How often an element may occur at its place in a DTD sequence.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Occurs {
+    /// Exactly once.
+    One,
+    /// `?`: at most once.
+    Optional,
+    /// `+`: once or more.
+    OneOrMore,
+}
+
+/// The content model of `<brand>` in illumos's `brand.dtd.1` (illumos-gate
+/// `usr/src/lib/libbrand/dtd/brand.dtd.1`, also in `../shared/reference/illumos/`),
+/// written down so that a clone without that folder checks it too:
+///
+/// ```text
+/// (modname?, initname, login_cmd, forcedlogin_cmd, user_cmd, install,
+///  installopts?, boot?, sysboot?, halt?, shutdown?, verify_cfg?, verify_adm?,
+///  postattach?, postclone?, postinstall?, predetach?, attach?, detach?, clone?,
+///  presnap?, postsnap?, validatesnap?, preuninstall?, uninstall?,
+///  prestatechange?, poststatechange?, query?, privilege+)
+/// ```
+///
+/// libbrand's `brand_open` validates `config.xml` against it; a file out of
+/// this order makes the brand unusable ("missing or invalid brand").
+const BRAND_CONTENT_MODEL: &[(&str, Occurs)] = &[
+    ("modname", Occurs::Optional),
+    ("initname", Occurs::One),
+    ("login_cmd", Occurs::One),
+    ("forcedlogin_cmd", Occurs::One),
+    ("user_cmd", Occurs::One),
+    ("install", Occurs::One),
+    ("installopts", Occurs::Optional),
+    ("boot", Occurs::Optional),
+    ("sysboot", Occurs::Optional),
+    ("halt", Occurs::Optional),
+    ("shutdown", Occurs::Optional),
+    ("verify_cfg", Occurs::Optional),
+    ("verify_adm", Occurs::Optional),
+    ("postattach", Occurs::Optional),
+    ("postclone", Occurs::Optional),
+    ("postinstall", Occurs::Optional),
+    ("predetach", Occurs::Optional),
+    ("attach", Occurs::Optional),
+    ("detach", Occurs::Optional),
+    ("clone", Occurs::Optional),
+    ("presnap", Occurs::Optional),
+    ("postsnap", Occurs::Optional),
+    ("validatesnap", Occurs::Optional),
+    ("preuninstall", Occurs::Optional),
+    ("uninstall", Occurs::Optional),
+    ("prestatechange", Occurs::Optional),
+    ("poststatechange", Occurs::Optional),
+    ("query", Occurs::Optional),
+    ("privilege", Occurs::OneOrMore),
+];
+
+/// Checks a sequence of element names against a DTD sequence content model
+/// whose names are all distinct (as in `brand.dtd.1`). Returns the first
+/// violation.
+fn check_sequence(children: &[&str], model: &[(&str, Occurs)]) -> Result<(), String> {
+    let mut at = 0; // the model item the next child may match
+    let mut seen_at = false; // whether model[at] has matched already
+    for (i, child) in children.iter().enumerate() {
+        if i > 0 && model[..at].iter().any(|(name, _)| name == child) {
+            return Err(format!(
+                "<{child}> (child {}) comes after <{}>, but the DTD puts it before",
+                i + 1,
+                children[i - 1]
+            ));
+        }
+        loop {
+            let Some(&(name, occurs)) = model.get(at) else {
+                return Err(format!(
+                    "<{child}> (child {}) comes after everything the DTD allows, \
+                     or out of order",
+                    i + 1
+                ));
+            };
+            if name == *child && !(seen_at && occurs != Occurs::OneOrMore) {
+                seen_at = true;
+                break;
+            }
+            if occurs != Occurs::Optional && !seen_at {
+                return Err(format!(
+                    "<{child}> (child {}) where the DTD wants <{name}>",
+                    i + 1
+                ));
+            }
+            at += 1;
+            seen_at = false;
+        }
+    }
+    if let Some((name, _)) = model[at..]
+        .iter()
+        .enumerate()
+        .find(|&(k, (_, occurs))| *occurs != Occurs::Optional && !(k == 0 && seen_at))
+        .map(|(_, item)| item)
+    {
+        return Err(format!("<{name}> is missing at the end"));
+    }
+    Ok(())
+}
+
+fn parse(xml: &str) -> roxmltree::Document<'_> {
+    roxmltree::Document::parse_with_options(
+        xml,
+        roxmltree::ParsingOptions {
+            allow_dtd: true,
+            ..Default::default()
+        },
+    )
+    .expect("the brand file parses")
+}
+
+#[test]
+fn the_sequence_checker_rejects_what_the_dtd_rejects() {
+    let model = &[
+        ("a", Occurs::Optional),
+        ("b", Occurs::One),
+        ("c", Occurs::Optional),
+        ("d", Occurs::OneOrMore),
+    ];
+    assert_eq!(check_sequence(&["b", "d"], model), Ok(()));
+    assert_eq!(check_sequence(&["a", "b", "c", "d", "d"], model), Ok(()));
+    for bad in [
+        &["a", "d"][..],           // b missing
+        &["b", "c"][..],           // d missing
+        &["c", "b", "d"][..],      // out of order
+        &["b", "b", "d"][..],      // b twice
+        &["b", "d", "c"][..],      // c after d
+        &["b", "d", "zzz"][..],    // unknown element
+        &["a", "a", "b", "d"][..], // a twice
+    ] {
+        assert!(check_sequence(bad, model).is_err(), "{bad:?} accepted");
+    }
+}
+
+#[test]
+fn config_xml_follows_the_brand_dtd_content_model() {
+    let xml = read("config.xml");
+    let doc = parse(&xml);
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "brand");
+    let children: Vec<&str> = root
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
+    if let Err(e) = check_sequence(&children, BRAND_CONTENT_MODEL) {
+        panic!("brand/config.xml breaks brand.dtd.1's order for <brand>: {e}");
+    }
+    // Attributes: only <privilege> has any (brand.dtd.1's ATTLISTs).
+    for n in root.children().filter(|n| n.is_element()) {
+        let name = n.tag_name().name();
+        if name != "privilege" {
+            assert_eq!(n.attributes().len(), 0, "<{name}> takes no attributes");
+            continue;
+        }
+        for a in n.attributes() {
+            let ok = match a.name() {
+                "set" => ["default", "prohibited", "required"].contains(&a.value()),
+                "name" => !a.value().is_empty(),
+                "ip-type" => ["shared", "exclusive"].contains(&a.value()),
+                _ => false,
+            };
+            assert!(
+                ok,
+                "<privilege {}=\"{}\"> breaks brand.dtd.1",
+                a.name(),
+                a.value()
+            );
+        }
+        assert!(n.attribute("set").is_some() && n.attribute("name").is_some());
+    }
+}
+
+#[test]
+fn platform_xml_follows_the_zone_platform_dtd() {
+    let xml = read("platform.xml");
+    let doc = parse(&xml);
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "platform");
+    assert!(["true", "false"].contains(&root.attribute("allow-exclusive-ip").unwrap_or("")));
+    // zone_platform.dtd.1: (device | global_mount | mount | symlink)*, each EMPTY.
+    for n in root.children().filter(|n| n.is_element()) {
+        let name = n.tag_name().name();
+        let (required, optional): (&[&str], &[&str]) = match name {
+            "device" => (&["match"], &["name", "arch", "ip-type"]),
+            "symlink" => (&["source", "target"], &[]),
+            "global_mount" | "mount" => (&["special", "directory", "type"], &["opt"]),
+            other => panic!("<{other}> is not allowed in <platform> by zone_platform.dtd.1"),
+        };
+        assert!(
+            !n.children().any(|c| c.is_element()),
+            "<{name}> is EMPTY in zone_platform.dtd.1"
+        );
+        for r in required {
+            assert!(n.attribute(*r).is_some(), "<{name}> needs {r}");
+        }
+        for a in n.attributes() {
+            assert!(
+                required.contains(&a.name()) || optional.contains(&a.name()),
+                "<{name} {}> is not in zone_platform.dtd.1",
+                a.name()
+            );
+            match a.name() {
+                "arch" => assert!(["sparc", "i386"].contains(&a.value())),
+                "ip-type" => assert!(["shared", "exclusive"].contains(&a.value())),
+                _ => {}
+            }
+        }
+    }
+}
