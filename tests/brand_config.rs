@@ -134,44 +134,139 @@ fn platform_mounts_system_trees_read_only_and_allows_exclusive_ip() {
 }
 
 #[test]
-fn the_template_service_builds_after_the_baseline_with_a_routed_verb() {
+fn the_template_service_waits_for_the_baseline_if_any_and_runs_its_method() {
     let xml = read("omicron1-template.xml");
-    let doc = roxmltree::Document::parse_with_options(
-        &xml,
-        roxmltree::ParsingOptions {
-            allow_dtd: true,
-            ..Default::default()
-        },
-    )
-    .expect("the SMF manifest parses");
+    let doc = parse(&xml);
     let service = doc
         .descendants()
         .find(|n| n.has_tag_name("service"))
         .expect("a service");
     assert_eq!(service.attribute("name"), Some("system/omicron1/template"));
-    let deps: Vec<&str> = service
-        .descendants()
-        .filter(|n| n.has_tag_name("service_fmri"))
-        .filter_map(|n| n.attribute("value"))
-        .collect();
-    assert!(
-        deps.contains(&"svc:/system/omicron/baseline"),
-        "depends on the baseline service: {deps:?}"
+    let dependency = |fmri: &str| {
+        service
+            .children()
+            .filter(|n| n.has_tag_name("dependency"))
+            .find(|d| {
+                d.children()
+                    .any(|f| f.has_tag_name("service_fmri") && f.attribute("value") == Some(fmri))
+            })
+            .unwrap_or_else(|| panic!("no dependency on {fmri}"))
+    };
+    // optional_all: a system without the baseline service still starts this one.
+    assert_eq!(
+        dependency("svc:/system/omicron/baseline").attribute("grouping"),
+        Some("optional_all")
+    );
+    assert_eq!(
+        dependency("svc:/system/filesystem/local").attribute("grouping"),
+        Some("require_all")
     );
     let start = service
         .children()
         .find(|n| n.has_tag_name("exec_method") && n.attribute("name") == Some("start"))
         .and_then(|n| n.attribute("exec"))
         .expect("a start method");
-    assert!(
-        start.contains(&format!("{BRAND_BIN} template build --pool")),
-        "{start}"
-    );
+    assert_eq!(start, "/lib/svc/method/svc-omicron1-template");
+    // The pools and parents are multi-valued properties (`property`, not a
+    // single `propval` whose spaces would reach the method escaped).
+    let config = service
+        .children()
+        .find(|n| n.has_tag_name("property_group") && n.attribute("name") == Some("config"))
+        .expect("a config property group");
+    for name in ["pools", "parents"] {
+        let prop = config
+            .children()
+            .find(|n| n.attribute("name") == Some(name))
+            .unwrap_or_else(|| panic!("no config/{name}"));
+        assert!(
+            prop.has_tag_name("property"),
+            "config/{name} must be a multi-valued property"
+        );
+        assert_eq!(prop.attribute("type"), Some("astring"));
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_omicron1"))
         .args(["template", "build", "--help"])
         .output()
         .unwrap();
-    assert!(out.status.success() && String::from_utf8_lossy(&out.stdout).contains("--pool"));
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && help.contains("--pool") && help.contains("--parent"));
+}
+
+/// Runs the SMF method on the host with stand-ins for `svcprop`,
+/// `smf_include.sh` and the brand binary, and returns (exit code, the brand's
+/// calls, stderr).
+fn run_template_method(pools: &str, parents: &str, failing: &str) -> (i32, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let write = |path: &Path, text: &str| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    // svcprop prints a multi-valued property's values separated by spaces.
+    write(
+        &bin.join("svcprop"),
+        &format!(
+            "#!/bin/sh\n[ \"$1\" = -p ] || exit 2\ncase \"$2\" in\n\
+             config/pools) echo '{pools}' ;;\nconfig/parents) echo '{parents}' ;;\n\
+             *) exit 1 ;;\nesac\n"
+        ),
+    );
+    let include = dir.path().join("smf_include.sh");
+    std::fs::write(&include, "SMF_EXIT_OK=0\nSMF_EXIT_ERR_FATAL=95\n").unwrap();
+    let calls = dir.path().join("calls");
+    let brand = dir.path().join("brand");
+    write(
+        &brand,
+        &format!(
+            "#!/bin/sh\necho \"$*\" >> {}\ncase \"$*\" in *'{failing}'*) exit 1 ;; esac\n",
+            calls.display()
+        ),
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new("/bin/sh")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("brand/svc-omicron1-template"))
+        .env("PATH", path)
+        .env("OMICRON1_SMF_INCLUDE", &include)
+        .env("OMICRON1_BRAND_BIN", &brand)
+        .env("SMF_FMRI", "svc:/system/omicron1/template:default")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        std::fs::read_to_string(&calls).unwrap_or_default(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn the_template_method_builds_for_every_value_of_pools_and_parents() {
+    let (code, calls, _) = run_template_method("oxp_0 oxp_1", "rpool/zone", "NOTHING");
+    assert_eq!(code, 0);
+    assert_eq!(
+        calls,
+        "template build --pool oxp_0\ntemplate build --pool oxp_1\n\
+         template build --pool rpool --parent rpool/zone\n"
+    );
+    // No values: nothing to build, and that is fine.
+    let (code, calls, _) = run_template_method("", "", "NOTHING");
+    assert_eq!((code, calls.as_str()), (0, ""));
+}
+
+#[test]
+fn the_template_method_tries_every_entry_and_fails_naming_the_failed_ones() {
+    let (code, calls, stderr) = run_template_method("oxp_0 oxp_1", "", "oxp_0");
+    assert_eq!(code, 95, "SMF_EXIT_ERR_FATAL");
+    assert_eq!(calls.lines().count(), 2, "oxp_1 is still tried: {calls}");
+    assert!(
+        stderr.contains("pool:oxp_0") && !stderr.contains("oxp_1"),
+        "{stderr}"
+    );
 }
 
 /// How often an element may occur at its place in a DTD sequence.
