@@ -197,6 +197,33 @@ fn images(f: &Fixture) -> (PathBuf, PathBuf) {
     (image, overlay)
 }
 
+/// zonecfg: configures zone `name` (its XML where the installer reads
+/// zonecfg's export) and returns it in state *configured*.
+fn configure(f: &Fixture, name: &str, zonepath: &Path) -> Zone {
+    f.write_zone_config(name, zonepath, "");
+    Zone::configured(name, zonepath)
+}
+
+/// An image whose `oxide.json` reads fine but whose gzip stream is cut off:
+/// `verify_adm` accepts it, the install fails while unpacking it.
+fn truncated_image(f: &Fixture) -> PathBuf {
+    let path = f.image_path("truncated");
+    let mut l = Layer::layer(&path, "truncated");
+    let big: Vec<u8> = (0..200_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    l.entries(&[Entry::File("opt/big", &big, 0o644)]);
+    l.finish();
+    let len = std::fs::metadata(&path).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    path
+}
+
 /// The zone "runs": its services write logs where the debug collector looks.
 fn write_logs(zonepath: &Path, zone: &str) -> std::io::Result<()> {
     let root = zonepath.join("root");
@@ -290,7 +317,7 @@ fn oxide_sled_installs_adopts_its_disk_after_a_reboot_and_installs_again() {
             let uuid = format!("11111111-0000-4000-8000-00000000000{i}");
             sled_agent::ensure_dataset(&dataset, &zonepath, Some(&uuid))
                 .unwrap_or_else(|e| panic!("ensure {dataset}: {e}"));
-            let mut zone = Zone::configured(name, &zonepath);
+            let mut zone = configure(&f, name, &zonepath);
             let out = sled_agent::install_omicron_zone(&zoneadm, &mut zone, &image, &overlay);
             let installed = steps.check(out.ok, &format!("boot 1: zoneadm install {name}"), || {
                 out.log.clone()
@@ -389,7 +416,7 @@ fn oxide_sled_installs_adopts_its_disk_after_a_reboot_and_installs_again() {
             );
             continue;
         }
-        let mut zone = Zone::configured(name, &zonepath);
+        let mut zone = configure(&f, name, &zonepath);
         let out = sled_agent::install_omicron_zone(&zoneadm, &mut zone, &image, &overlay);
         if steps.check(out.ok, &format!("boot 2: zoneadm install {name}"), || {
             out.log.clone()
@@ -418,7 +445,7 @@ fn oxide_sled_installs_adopts_its_disk_after_a_reboot_and_installs_again() {
     steps.check(gc.status.success(), "boot 2: template gc", || {
         String::from_utf8_lossy(&gc.stderr).into_owned()
     });
-    for old in first_origins.iter().filter(|o| !o.is_empty()) {
+    for old in first_origins.iter().filter(|o| o.contains('@')) {
         let ds = old.split('@').next().unwrap_or_default();
         steps.check(
             zfs(&["list", "-H", "-o", "name", ds]).is_err(),
@@ -474,7 +501,7 @@ fn ramdisk_zones_on_an_unencrypted_pool_install_clone_fail_and_uninstall() {
     // zoneadm makes the zonepath dataset (create_zfs_zonepath), mountpoint inherited.
     let zonepath = root.join("zone/oxz_switch");
     let dataset = format!("{zone_parent}/oxz_switch");
-    let mut zone = Zone::configured("oxz_switch", &zonepath);
+    let mut zone = configure(&f, "oxz_switch", &zonepath);
     let out = zoneadm.install(
         &mut zone,
         &[image.to_str().unwrap(), overlay.to_str().unwrap()],
@@ -497,7 +524,7 @@ fn ramdisk_zones_on_an_unencrypted_pool_install_clone_fail_and_uninstall() {
     // zoneadm clone: the zonepath is only a directory; the hook makes the dataset.
     let clone_path = root.join("zone/oxz_switch2");
     let clone_ds = format!("{zone_parent}/oxz_switch2");
-    let mut clone = Zone::configured("oxz_switch2", &clone_path);
+    let mut clone = configure(&f, "oxz_switch2", &clone_path);
     let out = zoneadm.clone(&mut clone, &zone, None);
     if steps.check(out.ok, "zoneadm clone oxz_switch2 from oxz_switch", || {
         out.log.clone()
@@ -523,15 +550,15 @@ fn ramdisk_zones_on_an_unencrypted_pool_install_clone_fail_and_uninstall() {
         });
     }
 
-    // A failed install (an image that is not there) exits 254; zoneadm's
+    // A failed install (an image cut short) exits 254; zoneadm's
     // cleanup_zonepath then leaves the zone configured, and the template intact.
     let bad_path = root.join("zone/oxz_bad");
-    let mut bad = Zone::configured("oxz_bad", &bad_path);
-    let missing = f.dir.join("no-such-image.tar.gz");
-    let out = zoneadm.install(&mut bad, &[missing.to_str().unwrap()]);
+    let mut bad = configure(&f, "oxz_bad", &bad_path);
+    let truncated = truncated_image(&f);
+    let out = zoneadm.install(&mut bad, &[truncated.to_str().unwrap()]);
     steps.check(
         out.hook_exit == Some(ZONE_SUBPROC_NOTCOMPLETE),
-        "install with a missing image exits 254",
+        "install with an image cut short exits 254",
         || format!("{:?}\n{}", out.hook_exit, out.log),
     );
     steps.check(
@@ -549,7 +576,7 @@ fn ramdisk_zones_on_an_unencrypted_pool_install_clone_fail_and_uninstall() {
         "the template's @ready survives zoneadm's cleanup",
         || listing(pool),
     );
-    let mut again = Zone::configured("oxz_bad", &bad_path);
+    let mut again = configure(&f, "oxz_bad", &bad_path);
     let out = zoneadm.install(&mut again, &[image.to_str().unwrap()]);
     steps.check(out.ok, "install after a 254 and zoneadm's cleanup", || {
         out.log.clone()
@@ -577,7 +604,7 @@ fn install_over_a_detached_zone_exits_255_and_touches_nothing() {
     let (image, overlay) = images(&f);
     let zoneadm = Zoneadm::new(&f);
     let zonepath = root.join("zone/oxz_ntp");
-    let mut zone = Zone::configured("oxz_ntp", &zonepath);
+    let mut zone = configure(&f, "oxz_ntp", &zonepath);
     let out = zoneadm.install(
         &mut zone,
         &[image.to_str().unwrap(), overlay.to_str().unwrap()],
