@@ -14,6 +14,9 @@ if ! cargo fmt --version >/dev/null 2>&1; then
 fi
 cargo fmt --all --check
 
+step "brand XML against illumos's DTDs (brand/validate.sh)"
+brand/validate.sh
+
 step "host tests (cargo test)"
 cargo test --workspace --exclude omicron1-vm-tests
 
