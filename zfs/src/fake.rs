@@ -444,6 +444,25 @@ impl Zfs for FakeZfs {
         Ok(out)
     }
 
+    fn local_properties(&self, dataset: &DatasetName) -> Result<Properties> {
+        self.started("zfs get");
+        let st = self.lock();
+        let Some(ds) = st.datasets.get(dataset.as_str()) else {
+            return fail("get", dataset, ErrorKind::NotFound);
+        };
+        Ok(ds
+            .local
+            .iter()
+            .map(|(k, v)| {
+                let prop = Property {
+                    value: Some(v.clone()),
+                    source: PropertySource::Local,
+                };
+                (k.clone(), prop)
+            })
+            .collect())
+    }
+
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {
         self.started("zfs set");
         let mut st = self.lock();
