@@ -74,7 +74,12 @@ pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
         Verb::Uninstall { force } => hooks::uninstall(&zfs, settings, &z("uninstall")?, force),
         Verb::VerifyCfg { xml } => hooks::verify_cfg(&zfs, settings, &xml),
         Verb::VerifyAdm { subcommand, args } => {
-            hooks::verify_adm(&z("verify_adm")?, &subcommand, &args)
+            // `attach -n PATH` (a dry run) comes with `-z - -R -`.
+            let name = match zone.as_deref() {
+                Some("-") => "-".to_string(),
+                _ => z("verify_adm")?.name.to_string(),
+            };
+            hooks::verify_adm(&name, &subcommand, &args)
         }
         Verb::Query { what } => {
             z("query")?;

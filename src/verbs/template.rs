@@ -13,7 +13,7 @@ use crate::cli::TemplateVerb;
 use crate::support::output::info;
 use crate::template::collect::{collect, Collected};
 use crate::template::inventory::{containers, inventory, zone_names, Status, TemplateInfo};
-use crate::template::{self, identity, Current, TemplateError};
+use crate::template::{self, identity, Base, Current, TemplateError};
 
 /// The pools to look at: the one named, or every imported pool.
 fn pools(zfs: &dyn Zfs, pool: Option<&str>) -> Result<Vec<PoolName>, Failure> {
@@ -36,9 +36,10 @@ pub(crate) fn run(zfs: &dyn Zfs, settings: &Settings, verb: TemplateVerb) -> Res
     }
 }
 
-/// `template build --pool POOL [--parent DATASET]`: the parents are the given
-/// one, else those that already have templates in the pool, else Oxide's
-/// `POOL/crypt/zone`.
+/// `template build --pool POOL [--parent DATASET]`: templates go where zones
+/// whose zonepath datasets are children of the given parent get theirs (its
+/// encryption root, or the pool's root dataset); without a parent, where the
+/// pool already has templates, else where Oxide's `POOL/crypt/zone` would.
 fn build(
     zfs: &dyn Zfs,
     settings: &Settings,
@@ -46,7 +47,7 @@ fn build(
     parent: Option<&str>,
 ) -> Result<(), Failure> {
     let pool: PoolName = pool.parse().map_err(|e| Failure::new(Exit::Usage, e))?;
-    let parents: Vec<DatasetName> = match parent {
+    let bases: Vec<Base> = match parent {
         Some(p) => {
             let p: DatasetName = p.parse().map_err(|e| Failure::new(Exit::Usage, e))?;
             if p.pool() != pool {
@@ -54,7 +55,7 @@ fn build(
                     "--parent {p} is not in pool {pool}"
                 )));
             }
-            vec![p]
+            vec![Base::for_parent(zfs, &p).map_err(fail)?]
         }
         None => {
             let found: Vec<DatasetName> = containers(zfs, &pool)
@@ -63,7 +64,11 @@ fn build(
                 .filter_map(|c| c.parent())
                 .collect();
             if !found.is_empty() {
-                found
+                let mut bases = Vec::with_capacity(found.len());
+                for base in &found {
+                    bases.push(Base::for_parent(zfs, base).map_err(fail)?);
+                }
+                bases
             } else {
                 let oxide: DatasetName = format!("{pool}/crypt/zone")
                     .parse()
@@ -80,15 +85,15 @@ fn build(
                         ),
                     ));
                 }
-                vec![oxide]
+                vec![Base::for_parent(zfs, &oxide).map_err(fail)?]
             }
         }
     };
     let site = settings.site();
     let sources = settings.sources().find().map_err(not_complete)?;
     let identity = identity::identity(&site, &sources.baseline).map_err(fail)?;
-    for parent in parents {
-        let ready = template::ensure(zfs, &site, &parent, &identity, &sources).map_err(fail)?;
+    for base in bases {
+        let ready = template::ensure(zfs, &site, &base, &identity, &sources).map_err(fail)?;
         info(format_args!(
             "template {} is ready",
             ready.template.snapshot
