@@ -7,6 +7,7 @@
 
 pub mod fixture;
 pub mod sled_agent;
+pub mod stop;
 pub mod zoneadm;
 
 use std::path::PathBuf;

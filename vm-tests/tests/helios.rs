@@ -645,3 +645,402 @@ fn install_over_a_detached_zone_exits_255_and_touches_nothing() {
     );
     steps.finish();
 }
+
+impl Pools {
+    /// A pool whose root dataset's `mountpoint` is `value` (`none`,
+    /// `legacy` or a path).
+    fn create_with(&mut self, name: &str, value: &str) {
+        let file = self.dir.join(format!("{name}.img"));
+        std::fs::File::create(&file)
+            .unwrap()
+            .set_len(1 << 30)
+            .unwrap();
+        let mp = format!("mountpoint={value}");
+        run(
+            "zpool",
+            &[
+                "create",
+                "-f",
+                "-o",
+                "cachefile=none",
+                "-O",
+                "overlay=off",
+                "-O",
+                &mp,
+                name,
+                file.to_str().unwrap(),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        self.names.push(name.to_string());
+    }
+}
+
+impl Drop for Pools {
+    fn drop(&mut self) {
+        for p in &self.names {
+            let _ = run("zpool", &["destroy", "-f", p]);
+        }
+    }
+}
+
+#[test]
+fn templates_never_depend_on_the_mountpoint_a_pool_root_gives() {
+    let f = Fixture::new("helios_mountpoints");
+    let mut steps = Steps::default();
+    let (image, overlay) = images(&f);
+    let zoneadm = Zoneadm::new(&f);
+    let top = PathBuf::from("/tmp/helios-mountpoints");
+    let _ = std::fs::remove_dir_all(&top);
+    let mut pools = Pools::new("helios_mountpoints");
+    for mode in ["none", "legacy", "inherited"] {
+        let pool = format!("hm-{mode}");
+        // The zones' parent: its own mountpoint under a pool root without one,
+        // or the one it inherits from the pool root.
+        let zone_dir = top.join(mode).join("zone");
+        if mode == "inherited" {
+            pools.create_with(&pool, top.join(mode).to_str().unwrap());
+            zfs(&["create", &format!("{pool}/zone")]).unwrap_or_else(|e| panic!("{e}"));
+        } else {
+            pools.create_with(&pool, mode);
+            let mp = format!("mountpoint={}", zone_dir.display());
+            zfs(&["create", "-o", &mp, &format!("{pool}/zone")]).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let name = format!("oxz_{mode}");
+        let zonepath = zone_dir.join(&name);
+        let dataset = format!("{pool}/zone/{name}");
+        let mut zone = configure(&f, &name, &zonepath);
+        let out = zoneadm.install(
+            &mut zone,
+            &[image.to_str().unwrap(), overlay.to_str().unwrap()],
+        );
+        if steps.check(
+            out.ok,
+            &format!("pool root mountpoint={mode}: zoneadm install"),
+            || out.log.clone(),
+        ) {
+            check_installed(
+                &mut steps,
+                &format!("pool root mountpoint={mode}"),
+                &zonepath,
+                &dataset,
+                &format!("{pool}/omicron1-templates"),
+                false,
+            );
+        }
+        let out = zoneadm.uninstall(&mut zone);
+        steps.check(
+            out.ok && prop(&dataset, "origin").as_deref() == Some("-"),
+            &format!("pool root mountpoint={mode}: uninstall leaves the empty dataset"),
+            || format!("{}\n{}", out.log, listing(&pool)),
+        );
+    }
+    steps.finish();
+}
+
+/// One row of the exit-code table: what failed, the exit code, and what
+/// zoneadm did next.
+struct Row {
+    call: &'static str,
+    path: &'static str,
+    exit: Option<i32>,
+    zoneadm: String,
+}
+
+fn zoneadm_next(out: &omicron1_vm_tests::zoneadm::Outcome, zone: &Zone) -> String {
+    match &out.cleanup {
+        Some(c) => format!("cleanup_zonepath: {c:?}; zone {:?}", zone.state),
+        None => format!("cleans nothing; zone {:?}", zone.state),
+    }
+}
+
+#[test]
+fn every_failure_exits_with_the_code_that_makes_zoneadm_do_the_right_thing() {
+    let mut f = Fixture::new("helios_exits");
+    let mut steps = Steps::default();
+    let root = PathBuf::from("/tmp/helios-exits");
+    let _ = std::fs::remove_dir_all(&root);
+    let pool = "hx-exits";
+    let mut pools = Pools::new("helios_exits");
+    pools.create(pool, &root.join("rpool"));
+    let parent = format!("{pool}/zone");
+    let mp = format!("mountpoint={}", root.join("zone").display());
+    zfs(&["create", "-o", &mp, &parent]).unwrap_or_else(|e| panic!("{e}"));
+    let (image, _) = images(&f);
+    let img = image.to_str().unwrap().to_string();
+    let mut rows: Vec<Row> = Vec::new();
+    let zp = |name: &str| root.join("zone").join(name);
+
+    // install: the hook fails before or after the swap and rolls back: 254,
+    // and zoneadm destroys the (empty, restored) zonepath dataset.
+    let truncated = truncated_image(&f);
+    let mut z = configure(&f, "x_cut", &zp("x_cut"));
+    let out = Zoneadm::new(&f).install(&mut z, &[truncated.to_str().unwrap()]);
+    steps.check(
+        out.hook_exit == Some(254)
+            && z.state == ZoneState::Configured
+            && matches!(out.cleanup, Some(Cleanup::DestroyedDataset(_))),
+        "install: an image cut off midway: 254, zoneadm destroys the empty dataset",
+        || format!("{:?} {:?}\n{}", out.hook_exit, out.cleanup, out.log),
+    );
+    rows.push(Row {
+        call: "install",
+        path: "an image fails to unpack (after the swap; rolled back)",
+        exit: out.hook_exit,
+        zoneadm: zoneadm_next(&out, &z),
+    });
+
+    f.write_zone_config(
+        "x_deleg",
+        &zp("x_deleg"),
+        &format!("<dataset name=\"{pool}/no-such-dataset\"/>"),
+    );
+    let mut z = Zone::configured("x_deleg", &zp("x_deleg"));
+    let out = Zoneadm::new(&f).install(&mut z, &[&img]);
+    steps.check(
+        out.hook_exit == Some(254) && z.state == ZoneState::Configured,
+        "install: a delegated dataset breaks a rule: 254",
+        || format!("{:?}\n{}", out.hook_exit, out.log),
+    );
+    rows.push(Row {
+        call: "install",
+        path: "a delegated dataset breaks a rule (before the swap)",
+        exit: out.hook_exit,
+        zoneadm: zoneadm_next(&out, &z),
+    });
+
+    let baseline = std::mem::replace(&mut f.baseline_dir, root.join("no-baseline"));
+    let mut z = configure(&f, "x_nobase", &zp("x_nobase"));
+    let out = Zoneadm::new(&f).install(&mut z, &[&img]);
+    f.baseline_dir = baseline;
+    steps.check(
+        out.hook_exit == Some(254) && z.state == ZoneState::Configured,
+        "install: no baseline, so no template: 254",
+        || format!("{:?}\n{}", out.hook_exit, out.log),
+    );
+    rows.push(Row {
+        call: "install",
+        path: "no template can be built (no baseline)",
+        exit: out.hook_exit,
+        zoneadm: zoneadm_next(&out, &z),
+    });
+
+    // install over a zonepath holding what it did not make: 255, untouched,
+    // and zoneadm cleans nothing.
+    type Setup = fn(&str, &Path);
+    let occupied: [(&'static str, &str, Setup); 3] = [
+        ("a file in the zonepath", "x_file", |_, zp| {
+            std::fs::write(zp.join("keep.txt"), b"mine\n").unwrap();
+        }),
+        ("a child dataset", "x_child", |ds, _| {
+            zfs(&["create", &format!("{ds}/child")]).unwrap();
+        }),
+        ("a snapshot", "x_snap", |ds, _| {
+            zfs(&["snapshot", &format!("{ds}@mine")]).unwrap();
+        }),
+    ];
+    for (what, name, setup) in occupied {
+        let dataset = format!("{parent}/{name}");
+        let path = zp(name);
+        zfs(&["create", &dataset]).unwrap();
+        setup(&dataset, &path);
+        let before = (listing(&dataset), tree(&path));
+        let mut z = configure(&f, name, &path);
+        let out = Zoneadm::new(&f).install(&mut z, &[&img]);
+        steps.check(
+            out.hook_exit == Some(ZONE_SUBPROC_FATAL)
+                && out.cleanup.is_none()
+                && z.state == ZoneState::Incomplete
+                && (listing(&dataset), tree(&path)) == before,
+            &format!("install over {what}: 255, nothing touched, nothing cleaned"),
+            || format!("{:?} {:?}\n{}", out.hook_exit, out.cleanup, out.log),
+        );
+        rows.push(Row {
+            call: "install",
+            path: what,
+            exit: out.hook_exit,
+            zoneadm: zoneadm_next(&out, &z),
+        });
+    }
+
+    // zoneadm's verify_adm refuses an option the brand does not know.
+    let mut z = configure(&f, "x_opt", &zp("x_opt"));
+    let out = Zoneadm::new(&f).install(&mut z, &["-q", &img]);
+    steps.check(
+        out.verify_exit == Some(253) && out.hook_exit.is_none(),
+        "verify_adm install -q: 253 before anything",
+        || format!("{:?}\n{}", out.verify_exit, out.log),
+    );
+    rows.push(Row {
+        call: "verify_adm install",
+        path: "an unknown option",
+        exit: out.verify_exit,
+        zoneadm: format!("runs no install hook; zone {:?}", z.state),
+    });
+
+    // A zone and a clone of it, for the uninstall and clone rows.
+    let mut src = configure(&f, "x_src", &zp("x_src"));
+    let out = Zoneadm::new(&f).install(&mut src, &[&img]);
+    assert!(out.ok, "{}", out.log);
+    let mut copy = configure(&f, "x_copy", &zp("x_copy"));
+    let out = Zoneadm::new(&f).clone(&mut copy, &src, None);
+    steps.check(out.ok, "clone x_copy from x_src", || out.log.clone());
+
+    let out = Zoneadm::new(&f).uninstall(&mut src);
+    steps.check(
+        out.hook_exit == Some(254)
+            && src.state == ZoneState::Incomplete
+            && prop(&format!("{parent}/x_src"), "origin").is_some_and(|o| o != "-"),
+        "uninstall of a zone another was cloned from: 254, the zone stays",
+        || format!("{:?}\n{}", out.hook_exit, out.log),
+    );
+    rows.push(Row {
+        call: "uninstall",
+        path: "other zones are cloned from it",
+        exit: out.hook_exit,
+        zoneadm: zoneadm_next(&out, &src),
+    });
+
+    let mut z = configure(&f, "x_cfile", &zp("x_cfile"));
+    std::fs::create_dir_all(zp("x_cfile")).unwrap();
+    std::fs::write(zp("x_cfile").join("keep.txt"), b"mine\n").unwrap();
+    src.state = ZoneState::Installed;
+    let out = Zoneadm::new(&f).clone(&mut z, &src, None);
+    steps.check(
+        out.hook_exit == Some(ZONE_SUBPROC_FATAL)
+            && zp("x_cfile").join("keep.txt").is_file()
+            && zfs(&["list", &format!("{parent}/x_cfile")]).is_err(),
+        "clone into a zonepath holding a file: 255, nothing touched",
+        || format!("{:?}\n{}", out.hook_exit, out.log),
+    );
+    rows.push(Row {
+        call: "clone",
+        path: "the zonepath folder holds a file",
+        exit: out.hook_exit,
+        zoneadm: zoneadm_next(&out, &z),
+    });
+
+    let mut z = configure(&f, "x_csnap", &zp("x_csnap"));
+    let foreign = format!("{parent}/x_copy@nope");
+    let out = Zoneadm::new(&f).clone(&mut z, &src, Some(&foreign));
+    steps.check(
+        out.hook_exit == Some(254) && zfs(&["list", &format!("{parent}/x_csnap")]).is_err(),
+        "clone -s with another dataset's snapshot: 254, nothing made",
+        || format!("{:?}\n{}", out.hook_exit, out.log),
+    );
+    rows.push(Row {
+        call: "clone",
+        path: "-s names a snapshot of another dataset",
+        exit: out.hook_exit,
+        zoneadm: zoneadm_next(&out, &z),
+    });
+
+    let mut z = configure(&f, "x_cnone", &zp("x_cnone"));
+    let mut empty = configure(&f, "x_empty", &zp("x_empty"));
+    zfs(&["create", &format!("{parent}/x_empty")]).unwrap();
+    empty.state = ZoneState::Installed;
+    let out = Zoneadm::new(&f).clone(&mut z, &empty, None);
+    steps.check(
+        out.hook_exit == Some(254),
+        "clone of a zone that is not installed: 254",
+        || format!("{:?}\n{}", out.hook_exit, out.log),
+    );
+    rows.push(Row {
+        call: "clone",
+        path: "the source zone is not installed",
+        exit: out.hook_exit,
+        zoneadm: zoneadm_next(&out, &z),
+    });
+
+    eprintln!("| call | failure | exit | zoneadm then |");
+    eprintln!("|---|---|---|---|");
+    for r in &rows {
+        eprintln!("| {} | {} | {:?} | {} |", r.call, r.path, r.exit, r.zoneadm);
+    }
+    steps.finish();
+}
+
+#[test]
+fn a_clone_that_exists_but_failed_to_mount_is_rolled_back() {
+    use omicron1_vm_tests::stop::hook_until;
+    let f = Fixture::new("helios_unmounted");
+    let mut steps = Steps::default();
+    let root = PathBuf::from("/tmp/helios-unmounted");
+    let _ = std::fs::remove_dir_all(&root);
+    let pool = "hu-unmounted";
+    let mut pools = Pools::new("helios_unmounted");
+    pools.create(pool, &root.join("rpool"));
+    let parent = format!("{pool}/zone");
+    let mp = format!("mountpoint={}", root.join("zone").display());
+    zfs(&["create", "-o", &mp, &parent]).unwrap_or_else(|e| panic!("{e}"));
+    let (image, _) = images(&f);
+    let img = image.to_str().unwrap();
+    let zoneadm = Zoneadm::new(&f);
+    let mut src = configure(&f, "u_src", &root.join("zone/u_src"));
+    let out = zoneadm.install(&mut src, &[img]);
+    assert!(out.ok, "{}", out.log);
+
+    // The clone hook: zoneadm made the folder; a file lands in it after the
+    // hook checked it, so `zfs clone` makes the dataset and fails to mount it
+    // (overlay=off, as illumos). The hook destroys it and its snapshot: 254.
+    let path = root.join("zone/u_clone");
+    configure(&f, "u_clone", &path);
+    std::fs::create_dir_all(&path).unwrap();
+    let stopped = hook_until(&f, "u_clone", &path, &["clone", "u_src"], "before-clone");
+    std::fs::write(path.join("stray"), b"not the hook's\n").unwrap();
+    let done = stopped.resume();
+    steps.check(done.code == 254, "clone hook: the mount fails: 254", || {
+        done.output.clone()
+    });
+    steps.check(
+        zfs(&["list", &format!("{parent}/u_clone")]).is_err(),
+        "clone hook: the clone that failed to mount is destroyed",
+        || listing(pool),
+    );
+    steps.check(
+        zfs(&[
+            "list",
+            "-t",
+            "snapshot",
+            &format!("{parent}/u_src@clone-u_clone"),
+        ])
+        .is_err(),
+        "clone hook: its snapshot of the source is destroyed",
+        || listing(pool),
+    );
+    steps.check(
+        path.join("stray").is_file(),
+        "clone hook: the stray file is kept",
+        || "gone".into(),
+    );
+
+    // Install: the empty dataset is destroyed, then a file lands in the
+    // zonepath folder: the clone is made and not mounted; rollback destroys
+    // it and makes the empty dataset again, which cannot be mounted either:
+    // 255 (state left behind), and the dataset is back, no clone.
+    let path = root.join("zone/u_inst");
+    let dataset = format!("{parent}/u_inst");
+    zfs(&["create", "-o", "oxide:uuid=u1", &dataset]).unwrap();
+    configure(&f, "u_inst", &path);
+    let stopped = hook_until(&f, "u_inst", &path, &["install", img], "after-destroy");
+    std::fs::create_dir_all(&path).unwrap();
+    std::fs::write(path.join("stray"), b"not the hook's\n").unwrap();
+    let done = stopped.resume();
+    steps.check(
+        done.code == ZONE_SUBPROC_FATAL,
+        "install: the clone and the restored dataset fail to mount: 255",
+        || done.output.clone(),
+    );
+    steps.check(
+        prop(&dataset, "origin").as_deref() == Some("-")
+            && prop(&dataset, "oxide:uuid").as_deref() == Some("u1"),
+        "install: the clone is destroyed and the zonepath dataset is back with its property",
+        || listing(pool),
+    );
+    steps.check(
+        path.join("stray").is_file(),
+        "install: the stray file is kept",
+        || "gone".into(),
+    );
+    steps.finish();
+}
