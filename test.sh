@@ -17,6 +17,12 @@ cargo fmt --all --check
 step "brand XML against illumos's DTDs (brand/validate.sh)"
 brand/validate.sh
 
+step "lints (cargo clippy -D warnings)"
+if ! cargo clippy --version >/dev/null 2>&1; then
+    rustup component add clippy
+fi
+cargo clippy --workspace --all-targets -- -D warnings
+
 step "host tests (cargo test)"
 cargo test --workspace --exclude omicron1-vm-tests
 

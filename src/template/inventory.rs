@@ -72,7 +72,7 @@ impl TemplateInfo {
         let same_baseline = current
             .baseline_sha256
             .as_deref()
-            .map_or(true, |b| self.baseline_sha256.as_deref() == Some(b));
+            .is_none_or(|b| self.baseline_sha256.as_deref() == Some(b));
         if same_boot && same_baseline {
             Status::Current
         } else {

@@ -8,7 +8,7 @@ use crate::support::output;
 /// How a call ended. zoneadm acts on these: 254 returns the zone to
 /// *configured*, 255 leaves it *incomplete*.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exit {
+pub(crate) enum Exit {
     /// 0: done.
     Ok,
     /// 253 (`ZONE_SUBPROC_USAGE`): the arguments were wrong; nothing was done.
@@ -21,7 +21,7 @@ pub enum Exit {
 
 impl Exit {
     /// The process exit status.
-    pub fn code(self) -> u8 {
+    pub(crate) fn code(self) -> u8 {
         match self {
             Exit::Ok => 0,
             Exit::Usage => 253,
@@ -32,13 +32,13 @@ impl Exit {
 }
 
 /// An error as `main` receives it.
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A failed call: the exit code it maps to and the errors to print, one
 /// line each, in order. Where a call finds several problems (the rules a
 /// configuration breaks), it reports every one, in the order found.
 #[derive(Debug)]
-pub struct Failure {
+pub(crate) struct Failure {
     /// The exit code.
     pub exit: Exit,
     /// What went wrong; each printed with its whole `source()` chain on one line.
@@ -47,7 +47,7 @@ pub struct Failure {
 
 impl Failure {
     /// A failure with the given exit code.
-    pub fn new(exit: Exit, error: impl Into<BoxError>) -> Self {
+    pub(crate) fn new(exit: Exit, error: impl Into<BoxError>) -> Self {
         Failure {
             exit,
             errors: vec![error.into()],
@@ -55,18 +55,18 @@ impl Failure {
     }
 
     /// A usage error (253).
-    pub fn usage(message: impl Into<String>) -> Self {
+    pub(crate) fn usage(message: impl Into<String>) -> Self {
         Failure::new(Exit::Usage, message.into())
     }
 
     /// A failure reporting several problems, every one in order (none: the
     /// call failed for no reason it can name, which only a bug can cause).
-    pub fn several(exit: Exit, errors: Vec<BoxError>) -> Self {
+    pub(crate) fn several(exit: Exit, errors: Vec<BoxError>) -> Self {
         Failure { exit, errors }
     }
 
     /// The lines `main` prints: each error with its causes, each cause once.
-    pub fn lines(&self) -> Vec<String> {
+    pub(crate) fn lines(&self) -> Vec<String> {
         self.errors
             .iter()
             .map(|e| {

@@ -155,3 +155,41 @@ pub(crate) fn state_change(change: &StateChange) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use omicron1_zfs::runner::Runner;
+    use omicron1_zfs::CliZfs;
+
+    /// The binary always runs `/usr/sbin/zfs`; here the runner is given one
+    /// that is not there, as on a system without ZFS.
+    #[test]
+    fn without_a_zfs_binary_the_reason_is_printed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let zfs = CliZfs::with_runner(Runner::new(
+            dir.path().join("no/zfs"),
+            dir.path().join("no/zpool"),
+        ));
+        let run = dir.path().join("run");
+        let settings = Settings::from_lookup(|k| (k == "OMICRON1_RUN_DIR").then(|| run.clone()));
+        let zone = Zone {
+            name: "z1".parse().unwrap(),
+            zonepath: dir.path().to_path_buf(),
+        };
+        let failure = uninstall(&zfs, &settings, &zone, false).unwrap_err();
+        assert_eq!(failure.exit, Exit::NotComplete);
+        let lines = failure.lines();
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        let line = &lines[0];
+        assert!(
+            line.contains("no/zfs list") && line.contains("could not be started"),
+            "{line}"
+        );
+        assert_eq!(
+            line.matches("No such file or directory").count(),
+            1,
+            "{line}"
+        );
+    }
+}

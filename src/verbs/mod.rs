@@ -6,14 +6,14 @@
 //! takes typed values (a [`Zone`], a template [`Site`](crate::template::Site))
 //! and returns typed errors; it never sees a clap type or an exit code.
 
-pub mod baseline;
-pub mod dataset;
-pub mod exit;
-pub mod hooks;
-pub mod image;
-pub mod install;
-pub mod settings;
-pub mod template;
+pub(crate) mod baseline;
+pub(crate) mod dataset;
+pub(crate) mod exit;
+pub(crate) mod hooks;
+pub(crate) mod image;
+pub(crate) mod install;
+pub(crate) mod settings;
+pub(crate) mod template;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,7 +61,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs the verb on the command line.
-pub fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
+pub(crate) fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
     let Cli {
         zone,
         zonepath,

@@ -21,7 +21,7 @@ use std::time::Instant;
 use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, ListRow, Zfs};
 
 use super::swap::{self, Saved};
-use super::{is_zone, pairs, zone_properties, Failed, ZoneRootError};
+use super::{is_zone, pairs, zone_properties, zonepath_dataset, Failed, ZoneRootError};
 use crate::delegated;
 use crate::image::{self, ImageKind, Unpacked};
 use crate::props;
@@ -88,17 +88,27 @@ fn install_steps<'a>(
         zone.name, zone.zonepath
     ));
     // First of all, before anything that could fail with 254 (after which
-    // zoneadm deletes the zonepath): is the zonepath ours to install into?
-    let found = timings::phase("find-dataset", || {
-        swap::recover(zfs, &host.site.run_dir, zone)
-    })?;
-    check_vacant(&zone.zonepath, found.as_ref())?;
+    // zoneadm deletes the zonepath): finish off an install that was killed
+    // (its record says so), then make sure the zonepath is ours to install
+    // into — its files first, which needs no ZFS.
+    let record = swap::record_path(&host.site.run_dir, &zone.name);
+    let recovered = if record.exists() {
+        Some(swap::recover(zfs, &host.site.run_dir, zone)?)
+    } else {
+        None
+    };
+    check_vacant_folder(&zone.zonepath)?;
     for path in images {
         std::fs::File::open(path).map_err(|source| ZoneRootError::ImageUnreadable {
             path: path.clone(),
             source,
         })?;
     }
+    let found = match recovered {
+        Some(found) => found,
+        None => timings::phase("find-dataset", || zonepath_dataset(zfs, &zone.zonepath))?,
+    };
+    check_vacant_dataset(&zone.zonepath, found.as_ref())?;
     let zonepath =
         std::fs::canonicalize(&zone.zonepath).map_err(|source| ZoneRootError::Zonepath {
             path: zone.zonepath.clone(),
@@ -117,26 +127,16 @@ fn install_steps<'a>(
     }
 }
 
-/// Refuses a zonepath holding anything an install did not just find empty:
-/// a zone (this brand's, or any clone), or any file. (Children and
-/// snapshots of the zonepath dataset make its destroy fail, before anything
-/// is touched: [`install_clone`].)
-fn check_vacant(zonepath: &Path, found: Option<&ListRow>) -> Result<(), ZoneRootError> {
-    let occupied = |what: String| ZoneRootError::Occupied {
+fn occupied(zonepath: &Path, what: String) -> ZoneRootError {
+    ZoneRootError::Occupied {
         path: zonepath.to_path_buf(),
         what,
-    };
-    if let Some(row) = found {
-        if is_zone(row) {
-            return Err(occupied(format!("zone dataset {}", row.name)));
-        }
-        if let Some(origin) = row.value("origin") {
-            return Err(occupied(format!(
-                "dataset {}, a clone of {origin}",
-                row.name
-            )));
-        }
     }
+}
+
+/// Refuses a zonepath folder holding anything (a zone's `root/`, any file):
+/// an install starts from the empty zonepath zoneadm made.
+fn check_vacant_folder(zonepath: &Path) -> Result<(), ZoneRootError> {
     let entries = match std::fs::read_dir(zonepath) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -145,7 +145,25 @@ fn check_vacant(zonepath: &Path, found: Option<&ListRow>) -> Result<(), ZoneRoot
     for entry in entries {
         let entry = entry.map_err(PathIoError::on("cannot read", zonepath))?;
         if entry.file_name() != ".zfs" {
-            return Err(occupied(format!("{:?}", entry.file_name())));
+            return Err(occupied(zonepath, format!("{:?}", entry.file_name())));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a zonepath dataset that is a zone (this brand's, or any clone).
+/// (Children and snapshots of it make its destroy fail, before anything is
+/// touched: [`install_clone`].)
+fn check_vacant_dataset(zonepath: &Path, found: Option<&ListRow>) -> Result<(), ZoneRootError> {
+    if let Some(row) = found {
+        if is_zone(row) {
+            return Err(occupied(zonepath, format!("zone dataset {}", row.name)));
+        }
+        if let Some(origin) = row.value("origin") {
+            return Err(occupied(
+                zonepath,
+                format!("dataset {}, a clone of {origin}", row.name),
+            ));
         }
     }
     Ok(())
@@ -239,6 +257,7 @@ fn install_clone<'a>(
     record.push((props::STATE.to_string(), "installed".to_string()));
     faults::point("before-record");
     timings::phase("record", || zfs.set((&dataset).into(), &pairs(&record)))?;
+    swap::remove_record(&swap::record_path(&host.site.run_dir, &zone.name))?;
     Ok(())
 }
 

@@ -70,6 +70,8 @@ pub struct FakeZfs {
     started: AtomicU64,
     /// Those commands since the last [`FakeZfs::take_commands`], oldest first.
     commands: Mutex<Vec<&'static str>>,
+    /// Failures to inject ([`FakeZfs::fail_next`]), oldest first.
+    failures: Mutex<Vec<(&'static str, ErrorKind)>>,
 }
 
 fn fail<T>(op: &'static str, target: impl ToString, kind: ErrorKind) -> Result<T> {
@@ -108,6 +110,23 @@ impl FakeZfs {
     /// this method (or since the start), oldest first: `["zfs list", "zfs get"]`.
     pub fn take_commands(&self) -> Vec<&'static str> {
         std::mem::take(&mut *self.commands.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Makes the next `command` (`"zfs create"`, `"zfs clone"`, `"zfs destroy"`, `"zfs set"`)
+    /// fail with `kind` and change nothing, as a full pool or a busy dataset
+    /// would make it: for tests of what callers do when ZFS fails.
+    pub fn fail_next(&self, command: &'static str, kind: ErrorKind) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((command, kind));
+    }
+
+    /// The failure injected for this `command`, if any (taken).
+    fn injected(&self, command: &str) -> Option<ErrorKind> {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let i = failures.iter().position(|(c, _)| *c == command)?;
+        Some(failures.remove(i).1)
     }
 
     /// Counts one command of the CLI backend.
@@ -236,6 +255,9 @@ fn fixed(v: &str) -> Property {
 impl Zfs for FakeZfs {
     fn create(&self, dataset: &DatasetName, options: &CreateOptions<'_>) -> Result<()> {
         self.started("zfs create");
+        if let Some(kind) = self.injected("zfs create") {
+            return fail("create", dataset, kind);
+        }
         let mut st = self.lock();
         let name = dataset.as_str();
         if st.datasets.contains_key(name) {
@@ -313,8 +335,11 @@ impl Zfs for FakeZfs {
         properties: &[(&str, &str)],
     ) -> Result<()> {
         self.started("zfs clone");
-        let mut st = self.lock();
         let what = format!("{origin} to {target}");
+        if let Some(kind) = self.injected("zfs clone") {
+            return fail("clone", what, kind);
+        }
+        let mut st = self.lock();
         if !st.snapshots.contains_key(origin.as_str()) {
             return fail("clone", what, ErrorKind::NotFound);
         }
@@ -346,6 +371,9 @@ impl Zfs for FakeZfs {
 
     fn destroy(&self, object: ObjectName<'_>, options: DestroyOptions) -> Result<()> {
         self.started("zfs destroy");
+        if let Some(kind) = self.injected("zfs destroy") {
+            return fail("destroy", object, kind);
+        }
         let mut st = self.lock();
         match object {
             ObjectName::Snapshot(snap) => {
@@ -465,6 +493,9 @@ impl Zfs for FakeZfs {
 
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {
         self.started("zfs set");
+        if let Some(kind) = self.injected("zfs set") {
+            return fail("set", object, kind);
+        }
         let mut st = self.lock();
         if let ObjectName::Dataset(ds) = object {
             // Like the global zone's zfs: a zoned dataset's mountpoint is the zone's.
