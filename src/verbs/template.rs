@@ -27,6 +27,20 @@ fn fail(e: TemplateError) -> Failure {
     Failure::new(Exit::NotComplete, e)
 }
 
+/// A scan's result; when scanning every imported pool, `None` for a pool or
+/// container that went away since `zpool list` named it (exported or
+/// destroyed meanwhile), which is not this command's failure.
+fn scanned<T>(result: Result<T, TemplateError>, every_pool: bool) -> Result<Option<T>, Failure> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(TemplateError::Zfs(e)) if every_pool && e.is_not_found() => {
+            tracing::debug!("skipped what went away during the scan: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
 /// Runs a `template` verb.
 pub(crate) fn run(zfs: &dyn Zfs, settings: &Settings, verb: TemplateVerb) -> Result<(), Failure> {
     match verb {
@@ -106,9 +120,15 @@ fn build(
 fn list(zfs: &dyn Zfs, settings: &Settings, pool: Option<&str>, json: bool) -> Result<(), Failure> {
     let current = identity::current(&settings.site()).map_err(fail)?;
     let mut groups: Vec<(DatasetName, Vec<TemplateInfo>)> = Vec::new();
+    let every_pool = pool.is_none();
     for pool in pools(zfs, pool)? {
-        for container in containers(zfs, &pool).map_err(fail)? {
-            let templates = inventory(zfs, &container).map_err(fail)?;
+        let Some(found) = scanned(containers(zfs, &pool), every_pool)? else {
+            continue;
+        };
+        for container in found {
+            let Some(templates) = scanned(inventory(zfs, &container), every_pool)? else {
+                continue;
+            };
             groups.push((container, templates));
         }
     }
@@ -212,9 +232,20 @@ fn gc(
     };
     let site = settings.site();
     let current = identity::current(&site).map_err(fail)?;
+    let every_pool = pool.is_none();
     for pool in pools(zfs, pool)? {
-        for container in containers(zfs, &pool).map_err(fail)? {
-            for outcome in collect(zfs, &site, &container, &current, dry_run).map_err(fail)? {
+        let Some(found) = scanned(containers(zfs, &pool), every_pool)? else {
+            continue;
+        };
+        for container in found {
+            let Some(outcomes) = scanned(
+                collect(zfs, &site, &container, &current, dry_run),
+                every_pool,
+            )?
+            else {
+                continue;
+            };
+            for outcome in outcomes {
                 match outcome {
                     Collected::Destroyed(d) => println!("{verb} {d}"),
                     Collected::Kept(d, why) => println!("kept {d}: {why}"),
