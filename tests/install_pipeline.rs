@@ -22,6 +22,11 @@ fn an_install_on_the_fake_clones_unpacks_and_records() {
     );
     let state = w.zfs.get_value((&w.root).into(), "omicron1:state").unwrap();
     assert_eq!(state.as_deref(), Some("installed"));
+    assert_eq!(
+        std::fs::read(w.zone.root_path().join("etc/default/init")).unwrap(),
+        b"TZ=UTC\n",
+        "the global zone's etc/default/init is copied in, as by the original brand"
+    );
 }
 
 #[test]

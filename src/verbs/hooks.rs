@@ -49,6 +49,19 @@ pub(crate) fn attach(zfs: &dyn Zfs, zone: &Zone, args: &[String]) -> Result<(), 
     zone_root::attach(zfs, zone).map_err(not_complete)
 }
 
+/// `attach -n PATH` with `-z - -R -`: zoneadm's dry run of an attach from a
+/// manifest. This brand keeps nothing in a manifest to check, so it passes
+/// (without `-n` a zone is needed: usage).
+pub(crate) fn attach_dry_run(args: &[String]) -> Result<(), Failure> {
+    if !args.iter().any(|a| a == "-n") {
+        return Err(Failure::usage(
+            "attach needs -z ZONE and -R ZONEPATH (or -n PATH for a dry run)",
+        ));
+    }
+    tracing::debug!("attach dry run {args:?}");
+    Ok(())
+}
+
 /// `detach [OPTIONS]`: the zone's root stays where it is.
 pub(crate) fn detach(zone: &Zone, args: &[String]) -> Result<(), Failure> {
     tracing::debug!("detach options {args:?}");

@@ -103,6 +103,8 @@ pub(crate) fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
             &source_zone,
             snapshot.as_deref(),
         ),
+        // `zoneadm attach -n PATH` (a dry run) runs the hook with `-z - -R -`.
+        Verb::Attach { args } if zone.as_deref() == Some("-") => hooks::attach_dry_run(&args),
         Verb::Attach { args } => hooks::attach(&zfs, &z("attach")?, &args),
         Verb::Detach { args } => hooks::detach(&z("detach")?, &args),
         Verb::Template(verb) => template::run(&zfs, settings, verb),

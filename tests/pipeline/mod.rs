@@ -118,6 +118,7 @@ impl World {
         write(&src.join("usr/bin/true"), b"true\n");
         write(&src.join("lib/libc.so.1"), b"libc\n");
         write(&src.join("sbin/init"), b"init\n");
+        write(&src.join("etc/default/init"), b"TZ=UTC\n");
         let tree = top.join("baseline-tree");
         write(&tree.join("etc/motd"), b"motd\n");
         fs::write(top.join("include"), "etc\n").unwrap();

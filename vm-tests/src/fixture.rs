@@ -137,6 +137,7 @@ impl Fixture {
         );
         write(&s.join("lib/svc/method/net"), b"#!/bin/sh\n", 0o555);
         write(&s.join("sbin/init"), b"\x7fELF init", 0o755);
+        write(&s.join("etc/default/init"), b"TZ=UTC\n", 0o644);
         symlink("hello", s.join("usr/bin/hi")).unwrap();
     }
 

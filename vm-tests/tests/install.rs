@@ -418,6 +418,17 @@ fn a_zonepath_not_on_zfs_falls_back_to_copying() {
         b"baseline motd\n"
     );
     assert!(std::fs::read_link(root.join("sbin/init")).is_ok());
+    assert_eq!(
+        std::fs::read(root.join("etc/default/init")).unwrap(),
+        b"TZ=UTC\n",
+        "the global zone's etc/default/init is copied in"
+    );
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::metadata(&root).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o755, "root is 0755");
+        assert_eq!((meta.uid(), meta.gid()), (0, 0), "owned by root");
+    }
     assert_eq!(template_count(&f), 0, "no template for a copied zone");
     ok(&f.hook("plain", &zp, &["uninstall", "-F"]));
     assert!(!root.exists());
