@@ -14,6 +14,9 @@ if ! cargo fmt --version >/dev/null 2>&1; then
 fi
 cargo fmt --all --check
 
+step "brand XML against illumos's DTDs (brand/validate.sh)"
+brand/validate.sh
+
 step "lints (cargo clippy -D warnings)"
 if ! cargo clippy --version >/dev/null 2>&1; then
     rustup component add clippy

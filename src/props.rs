@@ -20,6 +20,10 @@ pub const STATE: &str = "omicron1:state";
 pub const ZONE: &str = "omicron1:zone";
 /// Zone root: the snapshot it was cloned from.
 pub const ORIGIN: &str = "omicron1:origin";
+/// Zone dataset made by install: what the zonepath dataset it replaced was
+/// (its local properties, the zonepath's mode and owner), for uninstall to
+/// put back.
+pub const ZONEPATH: &str = "omicron1:zonepath";
 /// Zone root: how many images were unpacked.
 pub const IMAGES: &str = "omicron1:images";
 /// Zone root, made by the clone hook: the snapshot of the source zone's root

@@ -1,5 +1,6 @@
 //! The install pipeline's rollback on the in-memory fake: an image that fails
-//! destroys the clone, and a clone that fails leaves nothing — fast, beside
+//! destroys the clone and puts the empty zonepath dataset back, and a clone
+//! that fails puts it back too — fast, beside
 //! the VM tests that prove the same on real ZFS (`vm-tests/tests/install.rs`,
 //! `kill.rs`). A signal's rollback is in `install_signal.rs`: the signal flag
 //! is the process's, so it gets a process of its own.
@@ -21,6 +22,11 @@ fn an_install_on_the_fake_clones_unpacks_and_records() {
     );
     let state = w.zfs.get_value((&w.root).into(), "omicron1:state").unwrap();
     assert_eq!(state.as_deref(), Some("installed"));
+    assert_eq!(
+        std::fs::read(w.zone.root_path().join("etc/default/init")).unwrap(),
+        b"TZ=UTC\n",
+        "the global zone's etc/default/init is copied in, as by the original brand"
+    );
 }
 
 #[test]
@@ -38,11 +44,14 @@ fn an_image_that_fails_destroys_the_clone() {
     assert!(failure.leftovers.is_empty(), "{:?}", failure.leftovers);
     let commands = w.zfs.take_commands();
     let clone = commands.iter().position(|c| *c == "zfs clone").unwrap();
-    assert_eq!(commands.last(), Some(&"zfs destroy"), "{commands:?}");
-    assert!(clone < commands.len() - 1);
+    assert_eq!(
+        &commands[clone + 1..],
+        ["zfs destroy", "zfs create"],
+        "the clone destroyed, the zonepath dataset made again: {commands:?}"
+    );
     assert!(
-        !w.zfs.exists(ObjectName::from(&w.root)).unwrap(),
-        "the clone was destroyed"
+        w.zfs.exists(ObjectName::from(&w.root)).unwrap() && !w.is_clone(),
+        "the clone was destroyed and the empty zonepath dataset is back"
     );
     assert!(
         failure.error.to_string().contains("bad.tar.gz"),
@@ -56,7 +65,7 @@ fn an_image_that_fails_destroys_the_clone() {
 }
 
 #[test]
-fn a_clone_that_fails_leaves_nothing() {
+fn a_clone_that_fails_puts_the_zonepath_dataset_back() {
     let w = World::new();
     let layer = w.layer("a.tar.gz", "etc/hello", b"hi\n");
     w.zfs.fail_next("zfs clone", ErrorKind::NoSpace);
@@ -68,12 +77,13 @@ fn a_clone_that_fails_leaves_nothing() {
     );
     assert!(failure.leftovers.is_empty());
     let commands = w.zfs.take_commands();
-    assert!(!w.zfs.exists(ObjectName::from(&w.root)).unwrap());
+    assert!(w.zfs.exists(ObjectName::from(&w.root)).unwrap() && !w.is_clone());
     assert_eq!(
         commands.iter().filter(|c| **c == "zfs destroy").count(),
-        0,
-        "nothing was made, so nothing is destroyed: {commands:?}"
+        1,
+        "no clone was made, so only the empty zonepath dataset was destroyed: {commands:?}"
     );
+    assert_eq!(commands.last(), Some(&"zfs create"), "and made again");
     assert!(
         !w.zone.root_path().join("etc/hello").exists(),
         "no image was unpacked"
@@ -83,9 +93,11 @@ fn a_clone_that_fails_leaves_nothing() {
 #[test]
 fn a_rollback_that_fails_is_reported_as_leftovers() {
     let w = World::new();
+    w.build_template();
     let bad = w.dir.path().join("bad.tar.gz");
     std::fs::write(&bad, b"not a gzip stream").unwrap();
-    w.zfs.fail_next("zfs destroy", ErrorKind::Busy);
+    // The only `create` left is the rollback's, of the zonepath dataset.
+    w.zfs.fail_next("zfs create", ErrorKind::Busy);
     let failure = w.install(&[bad]).unwrap_err();
     assert_eq!(failure.leftovers.len(), 1, "{:?}", failure.leftovers);
     assert!(
@@ -93,5 +105,6 @@ fn a_rollback_that_fails_is_reported_as_leftovers() {
         "{:?}",
         failure.leftovers
     );
-    assert!(w.zfs.exists(ObjectName::from(&w.root)).unwrap());
+    assert!(failure.fatal(), "exit 255: zoneadm must not clean up");
+    assert!(!w.zfs.exists(ObjectName::from(&w.root)).unwrap());
 }

@@ -1,4 +1,5 @@
-//! A signal during an install rolls it back: the clone is destroyed. In a
+//! A signal during an install rolls it back: the clone is destroyed and the
+//! empty zonepath dataset made again. In a
 //! process of its own, since the signal flag is the process's.
 
 mod pipeline;
@@ -26,8 +27,12 @@ fn a_signal_after_the_clone_rolls_the_install_back() {
     assert!(failure.leftovers.is_empty());
     let commands = w.zfs.take_commands();
     assert!(commands.contains(&"zfs clone"), "{commands:?}");
-    assert_eq!(commands.last(), Some(&"zfs destroy"), "{commands:?}");
-    assert!(!w.zfs.exists(ObjectName::from(&w.root)).unwrap());
+    assert_eq!(
+        commands[commands.len() - 2..],
+        ["zfs destroy", "zfs create"],
+        "{commands:?}"
+    );
+    assert!(w.zfs.exists(ObjectName::from(&w.root)).unwrap() && !w.is_clone());
     assert!(!w.zone.root_path().join("etc/hello").exists());
     assert!(w.template_is_ready());
 }

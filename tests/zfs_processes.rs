@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use omicron1::props;
 use omicron1::rootfs::replicate::Mode;
 use omicron1::rootfs::{baseline_archive, SourcePlaces};
-use omicron1::template::{self, identity, Ready, Site, Template};
+use omicron1::template::{self, identity, Base, Ready, Site, Template};
 use omicron1::zone::Zone;
+use omicron1::zone_root::swap::Saved;
 use omicron1::zone_root::uninstall;
 use omicron1_zfs::{CreateOptions, DatasetName, FakeZfs, ObjectName, PoolName, SnapshotName, Zfs};
 
@@ -21,8 +22,10 @@ struct World {
     _dir: tempfile::TempDir,
     root: PathBuf,
     zfs: FakeZfs,
-    /// The zonepath datasets' parent: templates go in its container.
+    /// The zonepath datasets' parent.
     parent: DatasetName,
+    /// Where their templates go: the (unencrypted) pool's root dataset.
+    base: Base,
 }
 
 fn write(path: PathBuf, contents: &[u8]) {
@@ -49,11 +52,13 @@ fn world() -> World {
     zfs.add_pool(&pool, &root.join("pool"));
     let parent: DatasetName = "tp/zone".parse().unwrap();
     zfs.create(&parent, &CreateOptions::default()).unwrap();
+    let base = Base::of(&parent.child("z").unwrap(), None).unwrap();
     World {
         _dir: dir,
         root,
         zfs,
         parent,
+        base,
     }
 }
 
@@ -87,7 +92,7 @@ impl World {
     fn template(&self, boot: &str) -> Template {
         let sources = self.sources().find().unwrap();
         let identity = identity::identity(&self.site(boot), &sources.baseline).unwrap();
-        Template::locate(&self.parent, &identity).unwrap()
+        Template::locate(&self.base.dataset, &identity).unwrap()
     }
 
     /// `template::ensure` as an install in `boot` runs it, and the commands it ran.
@@ -96,31 +101,42 @@ impl World {
         let sources = self.sources().find().unwrap();
         let identity = identity::identity(&site, &sources.baseline).unwrap();
         // The fake only flips a flag on mount: make the folder a mount would show.
-        let dataset = Template::locate(&self.parent, &identity).unwrap().dataset;
-        fs::create_dir_all(self.path_of(&dataset)).unwrap();
+        let dataset = Template::locate(&self.base.dataset, &identity)
+            .unwrap()
+            .dataset;
+        fs::create_dir_all(site.build_mountpoint(&dataset)).unwrap();
         self.zfs.take_commands();
-        let ready = template::ensure(&self.zfs, &site, &self.parent, &identity, &sources)
+        let ready = template::ensure(&self.zfs, &site, &self.base, &identity, &sources)
             .unwrap_or_else(|e| panic!("ensure in {boot}: {e}"));
         (ready, self.zfs.take_commands())
     }
 
-    /// A zone installed on `origin`, as the install hook clones it.
+    /// A zone installed on `origin`, as the install hook makes it: its
+    /// zonepath dataset replaced by a clone that remembers it.
     fn zone_on(&self, origin: &SnapshotName, name: &str) -> Zone {
         let dataset = self.parent.child(name).unwrap();
-        self.zfs
-            .create(&dataset, &CreateOptions::default())
-            .unwrap();
         let zonepath = self.path_of(&dataset);
         fs::create_dir_all(&zonepath).unwrap();
+        let saved = Saved {
+            dataset: dataset.clone(),
+            properties: vec![("omicron1:test".into(), name.into())],
+            mode: 0o700,
+            uid: nix::unistd::geteuid().as_raw(),
+            gid: nix::unistd::getegid().as_raw(),
+        }
+        .encode();
         let origin_text = origin.to_string();
         let properties = [
+            ("omicron1:test", name),
             (props::KIND, "zone-root"),
             (props::STATE, "installed"),
             (props::ZONE, name),
             (props::ORIGIN, origin_text.as_str()),
+            (props::ZONEPATH, saved.as_str()),
         ];
-        let root = dataset.child("root").unwrap();
-        self.zfs.clone_snapshot(origin, &root, &properties).unwrap();
+        self.zfs
+            .clone_snapshot(origin, &dataset, &properties)
+            .unwrap();
         Zone {
             name: name.parse().unwrap(),
             zonepath,
@@ -143,7 +159,7 @@ impl World {
 
     /// The templates in the container, by name.
     fn templates(&self) -> Vec<DatasetName> {
-        let container = self.parent.child(template::CONTAINER).unwrap();
+        let container = self.base.dataset.child(template::CONTAINER).unwrap();
         let found = self.zfs.children(&container).unwrap();
         self.zfs.take_commands();
         found
@@ -151,26 +167,55 @@ impl World {
 }
 
 /// What a cold build runs in a new container: probe, probe again under the
-/// exclusive lock (one `list`), create the container and the template, mount,
-/// read its mountpoint and encryption root, unmount, snapshot.
-const COLD_BUILD: [&str; 8] = [
+/// exclusive lock (one `list`), create the container and the template (at
+/// its own mountpoint), mount, unmount, snapshot.
+const COLD_BUILD: [&str; 7] = [
     "zfs get",
     "zfs list",
     "zfs create",
     "zfs create",
     "zfs mount",
-    "zfs get",
     "zfs unmount",
     "zfs snapshot",
 ];
 
 #[test]
-fn a_cold_build_starts_eight_zfs_processes_and_a_warm_one_one() {
+fn a_cold_build_starts_seven_zfs_processes_and_a_warm_one_one() {
     let w = world();
     let (ready, commands) = w.ensure("boot-1");
     assert_eq!(commands, COLD_BUILD);
     assert_eq!(ready.encryption_root, None, "an unencrypted pool");
-    let dir = w.path_of(&ready.template.dataset);
+    assert_eq!(
+        ready.template.container.as_str(),
+        "tp/omicron1-templates",
+        "at the pool root, not beside the zones"
+    );
+    let mountpoint = w
+        .zfs
+        .get_value((&ready.template.dataset).into(), "mountpoint")
+        .unwrap();
+    let site = w.site("boot-1");
+    assert_eq!(
+        mountpoint.as_deref(),
+        Some(
+            site.build_mountpoint(&ready.template.dataset)
+                .to_str()
+                .unwrap()
+        ),
+        "a mountpoint of its own"
+    );
+    w.zfs.take_commands();
+    let top = site.build_mountpoint(&ready.template.dataset);
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&top).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let dir = top.join("root");
+    assert_eq!(
+        fs::metadata(&dir).unwrap().permissions().mode() & 0o777,
+        0o755
+    );
     assert_eq!(fs::read(dir.join("etc/motd")).unwrap(), b"baseline motd\n");
     assert!(dir.join("usr/bin/true").is_file() && !dir.join("lib/svc/manifest").exists());
     assert!(w.exists((&ready.template.snapshot).into()));
@@ -197,7 +242,6 @@ fn a_build_collects_the_unused_stale_templates_beside_it() {
             "zfs list",
             "zfs create",
             "zfs mount",
-            "zfs get",
             "zfs unmount",
             "zfs snapshot",
             "zfs list",
@@ -227,7 +271,6 @@ fn a_build_that_died_is_destroyed_and_redone() {
             "zfs destroy",
             "zfs create",
             "zfs mount",
-            "zfs get",
             "zfs unmount",
             "zfs snapshot",
         ],
@@ -245,19 +288,33 @@ fn uninstalling_a_zone_on_the_current_template_starts_three_zfs_processes() {
     let commands = w.uninstall("boot-1", &zone);
     assert_eq!(
         commands,
-        ["zfs list", "zfs get", "zfs destroy"],
+        ["zfs list", "zfs destroy", "zfs create"],
         "no scan of the templates"
     );
-    let root = w.parent.child("z1").unwrap().child("root").unwrap();
-    assert!(!w.exists((&root).into()));
+    let dataset = w.parent.child("z1").unwrap();
+    let back = w
+        .zfs
+        .get((&dataset).into(), &["origin", "omicron1:test", props::KIND])
+        .unwrap();
+    w.zfs.take_commands();
+    assert_eq!(
+        back["origin"].value, None,
+        "the zonepath dataset is no clone"
+    );
+    assert_eq!(back[props::KIND].value, None);
+    assert_eq!(
+        back["omicron1:test"].value.as_deref(),
+        Some("z1"),
+        "with its local properties back"
+    );
     assert_eq!(
         w.templates(),
         vec![w.template("boot-1").dataset],
         "the current template stays"
     );
 
-    // Again: the root is gone, and the `get` that would read its origin says so.
-    assert_eq!(w.uninstall("boot-1", &zone), ["zfs list", "zfs get"]);
+    // Again: the zonepath dataset holds no zone, which the one `list` says.
+    assert_eq!(w.uninstall("boot-1", &zone), ["zfs list"]);
 }
 
 #[test]
@@ -277,7 +334,7 @@ fn uninstalling_the_last_zone_on_a_stale_template_takes_the_template_with_it() {
     let commands = w.uninstall("boot-2", &a);
     assert_eq!(
         commands,
-        ["zfs list", "zfs get", "zfs destroy", "zfs list"],
+        ["zfs list", "zfs destroy", "zfs create", "zfs list"],
         "b still uses it"
     );
     assert!(w.exists((&old).into()));
@@ -286,8 +343,8 @@ fn uninstalling_the_last_zone_on_a_stale_template_takes_the_template_with_it() {
         commands,
         [
             "zfs list",
-            "zfs get",
             "zfs destroy",
+            "zfs create",
             "zfs list",
             "zfs destroy"
         ]
@@ -298,7 +355,7 @@ fn uninstalling_the_last_zone_on_a_stale_template_takes_the_template_with_it() {
     );
     assert_eq!(
         w.uninstall("boot-2", &c),
-        ["zfs list", "zfs get", "zfs destroy"]
+        ["zfs list", "zfs destroy", "zfs create"]
     );
     assert_eq!(w.templates(), vec![new], "the current template stays");
 }
@@ -316,8 +373,8 @@ fn without_a_baseline_uninstall_still_collects_a_template_of_another_boot() {
         commands,
         [
             "zfs list",
-            "zfs get",
             "zfs destroy",
+            "zfs create",
             "zfs list",
             "zfs destroy"
         ]

@@ -83,10 +83,10 @@ ls -l "$zroot/usr/bin/sh" "$zroot/bin"
 chroot "$zroot" /opt/oxide/hello/bin/hello
 for t in usr lib sbin; do umount "$zroot/system/$t"; done
 
-say "zfs list: templates and zone roots"
-zfs list -r -o name,used,refer,origin "$zone_parent"
-say "what each zone root records"
-zfs get -H -o name,property,value -s local all "$zone_parent/oxz_both/root" | grep omicron1:
+say "zfs list: the template (at the pool's root: tp is not encrypted) and the zones, each its zonepath dataset cloned from it"
+zfs list -r -o name,used,refer,origin,mountpoint tp/omicron1-templates "$zone_parent"
+say "what each zone dataset records"
+zfs get -H -o name,property,value -s local all "$zone_parent/oxz_both" | grep omicron1: | grep -v omicron1:zonepath
 
 say "install times"
 printf '%-22s %8s\n' zone msec

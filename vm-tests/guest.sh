@@ -2,6 +2,8 @@
 # Runs inside the VM (started by vm-tests/run.sh): loads the ZFS module, makes a
 # file-backed pool `tp` mounted at /tmp/tp on the guest's own tmpfs, runs what it
 # is given and writes the exit status to RESULTS/status for the host to read.
+# The pool has overlay=off: Linux then refuses to mount a filesystem over a
+# non-empty folder, as illumos always does.
 #
 #   guest.sh RESULTS tests EXE...   run each test executable, all of them even after a failure
 #   guest.sh RESULTS script FILE    run FILE with bash
@@ -13,7 +15,7 @@ finish() { echo "$1" >"$results/status"; exit 0; }
 modprobe zfs || { echo "guest: modprobe zfs failed"; finish 90; }
 img=/tmp/omicron1-pool.img
 truncate -s "${OMICRON1_VM_POOL_SIZE:-3G}" "$img"
-zpool create -f -o cachefile=none -O mountpoint=/tmp/tp -O compression=off tp "$img" \
+zpool create -f -o cachefile=none -O mountpoint=/tmp/tp -O compression=off -O overlay=off tp "$img" \
     || { echo "guest: zpool create failed"; finish 91; }
 export OMICRON1_TEST_POOL=tp OMICRON1_TEST_MOUNT=/tmp/tp RUST_BACKTRACE=0
 echo "guest: ZFS $(cat /sys/module/zfs/version) on $(uname -r), pool tp at /tmp/tp"

@@ -93,6 +93,54 @@ pub fn unpack(image: &Path, root: &Path, expect: ImageKind) -> Result<Unpacked, 
     })
 }
 
+/// Copies the host file `source` into the zone root `root` at `path` (a
+/// relative path such as `etc/default/init`), through the same confined
+/// writer as [`unpack`]: nothing outside the zone root is followed or
+/// written. Keeps the file's mode, owner and time. Returns `false`, copying
+/// nothing, when `source` does not exist.
+pub fn copy_in(source: &Path, root: &Path, path: &str) -> Result<bool, ImageError> {
+    use std::os::unix::fs::MetadataExt;
+    let entry = |problem: EntryError| ImageError::Entry {
+        image: source.to_owned(),
+        entry: path.to_string(),
+        problem,
+    };
+    let io = |op: &'static str| move |source: std::io::Error| entry(EntryError::Io { op, source });
+    let mut file = match std::fs::File::open(source) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io("read the file to copy")(e)),
+    };
+    let meta = file.metadata().map_err(io("read the file to copy"))?;
+    let rel = match path::classify(format!("root/{path}").as_bytes()) {
+        Ok(path::EntryPath::Root(rel)) => rel,
+        _ => {
+            return Err(entry(EntryError::NotFound {
+                component: path.to_string(),
+            }))
+        }
+    };
+    let zone = ZoneDir::open(root).map_err(|source_err| ImageError::Root {
+        image: source.to_owned(),
+        root: root.to_owned(),
+        source: source_err,
+    })?;
+    let item = stream::Item {
+        path: rel,
+        kind: stream::ItemKind::File,
+        attrs: stream::Attrs {
+            uid: meta.uid(),
+            gid: meta.gid(),
+            mode: meta.mode() & 0o7777,
+            mtime_sec: meta.mtime(),
+            mtime_nsec: u32::try_from(meta.mtime_nsec()).unwrap_or(0),
+        },
+    };
+    let mut extractor = Extractor::new(&zone);
+    extractor.item(&item, &mut file).map_err(entry)?;
+    Ok(true)
+}
+
 /// What [`inspect`] found in an image.
 #[derive(Debug, Clone)]
 pub struct Inspection {

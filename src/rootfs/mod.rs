@@ -83,6 +83,21 @@ pub struct Sources {
     pub threads: usize,
 }
 
+/// Creates `dir` as a zone root: mode 0755 whatever the umask, owned by root
+/// (when this process may give it away, as the brand on a real system is).
+/// Fails if it exists.
+pub fn make_root(dir: &Path) -> Result<(), PathIoError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir(dir).map_err(PathIoError::on("cannot create", dir))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755))
+        .map_err(PathIoError::on("cannot set the mode of", dir))?;
+    if nix::unistd::geteuid().is_root() {
+        std::os::unix::fs::chown(dir, Some(0), Some(0))
+            .map_err(PathIoError::on("cannot give root", dir))?;
+    }
+    Ok(())
+}
+
 /// Fills `dir` with what a zone root starts from, as the original brand did for
 /// every zone: the system trees, less SMF manifests and global-zone-only files,
 /// plus the baseline archive. Used for templates and for the copy fallback.

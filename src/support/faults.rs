@@ -21,8 +21,9 @@
 //! | `unpack-entry:baseline` | each entry of the baseline archive, before it is unpacked |
 //! | `before-snapshot` | the template is complete and unmounted, not yet snapshotted |
 //! | `after-snapshot` | `@ready` exists; the build's rollback is still armed |
-//! | `before-clone` | the template is ready; the zone root does not exist yet |
-//! | `after-clone` | the zone root exists (`omicron1:state=installing`), nothing unpacked |
+//! | `before-clone` | install: the template is ready, the empty zonepath dataset untouched; clone hook: the snapshot is taken, the clone not yet made |
+//! | `after-destroy` | install: the empty zonepath dataset is destroyed (its swap record written), the clone not yet made |
+//! | `after-clone` | the zone dataset is cloned in its place (`omicron1:state=installing`) and mounted, nothing unpacked |
 //! | `unpack-entry:layer` | each entry of an image layer, before it is unpacked |
 //! | `before-record` | every layer is unpacked; the images and `state=installed` are not yet recorded |
 //!

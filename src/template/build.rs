@@ -1,7 +1,11 @@
 //! Building a template from scratch: the container, the dataset with its
-//! properties, the contents, and `@ready` last, with a rollback that destroys
-//! an unfinished dataset.
+//! properties at a mountpoint of its own, the contents under `root/`, and
+//! `@ready` last, with a rollback that destroys an unfinished dataset.
+//!
+//! A template is what a zonepath dataset becomes: its top is the zonepath
+//! (mode 0700) and its `root/` the zone root (mode 0755, owner root).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::Instant;
 
@@ -11,19 +15,20 @@ use super::{Identity, Template, TemplateError};
 use crate::props;
 use crate::rootfs::{self, Sources};
 use crate::support::output::{info, ms};
+use crate::support::pathio::PathIoError;
 use crate::support::revert::Revert;
 use crate::support::{faults, signals};
 
-/// Builds a template from scratch, making the container first unless it
-/// exists; on any failure the dataset is destroyed. Returns the template's
-/// encryption root, which its `@ready` snapshot and every clone of it share.
+/// Builds a template from scratch at `mountpoint`, making the container
+/// first unless it exists; on any failure the dataset is destroyed.
 pub(super) fn build(
     zfs: &dyn Zfs,
     template: &Template,
     identity: &Identity,
     sources: &Sources,
+    mountpoint: &Path,
     container_exists: bool,
-) -> Result<Option<String>, TemplateError> {
+) -> Result<(), TemplateError> {
     let started = Instant::now();
     info(format_args!("building template {}", template.dataset));
     if !container_exists {
@@ -40,8 +45,19 @@ pub(super) fn build(
     let created = props::now_rfc3339();
     let boot = props::escape(&identity.boot_id);
     let source = props::escape(&sources.source_root.to_string_lossy());
+    // A mountpoint of its own: the build never depends on what it would
+    // inherit, and `canmount=noauto` keeps it unmounted at every other time.
+    let mountpoint = if mountpoint.is_absolute() {
+        mountpoint.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(PathIoError::on("cannot resolve", mountpoint))?
+            .join(mountpoint)
+    };
+    let mountpoint_value = mountpoint.display().to_string();
     let properties = [
         ("canmount", "noauto"),
+        ("mountpoint", mountpoint_value.as_str()),
         (props::KIND, "template"),
         (props::BOOT_ID, boot.as_str()),
         (props::BASELINE, identity.baseline_sha256.as_str()),
@@ -61,17 +77,11 @@ pub(super) fn build(
         || zfs.destroy((&template.dataset).into(), DestroyOptions::RECURSIVE),
     );
     zfs.mount(&template.dataset)?;
-    // The mountpoint is inherited, so known only now; the encryption root comes along.
-    let mut found = zfs.get(
-        (&template.dataset).into(),
-        &["mountpoint", "encryptionroot"],
-    )?;
-    let mut value = |name: &str| found.remove(name).and_then(|p| p.value);
-    let encryption_root = value("encryptionroot");
-    let mountpoint = value("mountpoint")
-        .filter(|m| m.starts_with('/'))
-        .ok_or_else(|| TemplateError::NoMountpoint(template.dataset.clone()))?;
-    rootfs::populate(Path::new(&mountpoint), sources)?;
+    std::fs::set_permissions(&mountpoint, std::fs::Permissions::from_mode(0o700))
+        .map_err(PathIoError::on("cannot set the mode of", &mountpoint))?;
+    let root = mountpoint.join(crate::zone::ROOT);
+    rootfs::make_root(&root)?;
+    rootfs::populate(&root, sources)?;
     zfs.unmount(&template.dataset)?;
     signals::check()?;
     faults::point("before-snapshot");
@@ -83,5 +93,5 @@ pub(super) fn build(
         template.snapshot,
         ms(started.elapsed())
     ));
-    Ok(encryption_root)
+    Ok(())
 }

@@ -35,7 +35,11 @@ pub enum TemplateError {
     /// A filesystem operation failed.
     #[error(transparent)]
     Io(#[from] crate::support::pathio::PathIoError),
-    /// The template dataset has no mountpoint to build in.
-    #[error("template dataset {0} has no usable mountpoint (mountpoint=none or legacy?)")]
-    NoMountpoint(DatasetName),
+    /// The zonepath dataset is its own encryption root, so no template can
+    /// share its encryption root without being inside it.
+    #[error(
+        "zonepath dataset {0} is its own encryption root: a zone replaces it with a clone, \
+         which cannot keep its key; make it a child of an encrypted parent instead"
+    )]
+    OwnEncryptionRoot(DatasetName),
 }

@@ -56,7 +56,8 @@ impl From<&Identity> for Current {
 /// in the run directory, keyed by the files' identity, so warm installs do not
 /// rehash the archive.
 pub fn identity(site: &Site, baseline: &Baseline) -> Result<Identity, TemplateError> {
-    let boot_id = boot::boot_id(site.boot_id.as_deref()).map_err(TemplateError::BootId)?;
+    let boot_id =
+        boot::boot_id(site.boot_id.as_deref(), &site.run_dir).map_err(TemplateError::BootId)?;
     let baseline_sha256 = cached_digest(&site.run_dir, baseline)?;
     Ok(Identity {
         boot_id,
@@ -124,7 +125,8 @@ pub fn current(site: &Site) -> Result<Current, TemplateError> {
     match current_identity(site)? {
         Some(identity) => Ok(Current::from(&identity)),
         None => Ok(Current {
-            boot_id: boot::boot_id(site.boot_id.as_deref()).map_err(TemplateError::BootId)?,
+            boot_id: boot::boot_id(site.boot_id.as_deref(), &site.run_dir)
+                .map_err(TemplateError::BootId)?,
             baseline_sha256: None,
         }),
     }

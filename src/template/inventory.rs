@@ -155,13 +155,16 @@ pub fn inventory(
     Ok(out)
 }
 
-/// Zone names of zone roots: `<parent>/<zone>/root` gives `<zone>`.
+/// Zone names of zone datasets, as zoneadm names zonepath datasets after the
+/// zonepath (`<parent>/<zone>`): the last component. (A zone root of the
+/// layout before zones were their zonepath datasets, `<parent>/<zone>/root`,
+/// gives `<zone>` too.)
 pub fn zone_names(clones: &[DatasetName]) -> Vec<String> {
     clones
         .iter()
         .map(|c| match (c.basename(), c.parent()) {
             (crate::zone::ROOT, Some(zonepath)) => zonepath.basename().to_string(),
-            _ => c.to_string(),
+            (name, _) => name.to_string(),
         })
         .collect()
 }

@@ -1,11 +1,15 @@
 //! Templates: one ZFS dataset per boot, baseline and zone parent dataset,
 //! holding what every zone root starts from, snapshotted `@ready` once complete.
 //!
-//! A template lives beside the zones it serves, under the zonepath dataset's
-//! parent: `<parent>/omicron1-templates/<key>@ready`. It therefore shares their
-//! encryption root (OpenZFS would clone an unencrypted snapshot into an
-//! encrypted parent as an *unencrypted* zone root), and goes when the sled
-//! agent wipes the zone datasets.
+//! A template lives at the top of the encryption root of the zones it serves:
+//! `<E>/omicron1-templates/<key>@ready`, where E is the zonepath dataset's
+//! encryption root, or the pool's root dataset when it is not encrypted
+//! ([`Base`]). It therefore shares their encryption root (OpenZFS would clone
+//! an unencrypted snapshot into an encrypted parent as an *unencrypted* zone),
+//! and is never a child of the zones' parent, which Oxide's sled-agent wipes
+//! child by child after a reboot. A template is built at a mountpoint of its
+//! own in the run directory (`canmount=noauto`), so it never depends on what
+//! it would inherit (a pool root with `mountpoint=none` or `legacy`).
 //!
 //! Only a finished template is ever cloned: the `@ready` snapshot is the last
 //! step of a build and is atomic, so a template dataset without it is a build
@@ -28,7 +32,7 @@ pub use error::TemplateError;
 pub use identity::{Current, Identity};
 use lock::{Lock, LockMode};
 
-/// The folder-like dataset holding a parent's templates.
+/// The folder-like dataset holding an encryption root's templates.
 pub const CONTAINER: &str = "omicron1-templates";
 /// The snapshot that marks a template finished; zones are cloned from it.
 pub const READY: &str = "ready";
@@ -38,7 +42,8 @@ pub const READY: &str = "ready";
 /// is looked for.
 #[derive(Debug, Clone)]
 pub struct Site {
-    /// Locks (`locks/`) and the baseline-digest cache.
+    /// Locks (`locks/`), templates' build mountpoints (`mnt/`), this boot's
+    /// id and the baseline-digest cache.
     pub run_dir: PathBuf,
     /// This boot's identity if the settings fix it; `None`: ask the system.
     pub boot_id: Option<String>,
@@ -53,12 +58,68 @@ impl Site {
         let name = format!("template-{}.lock", template.as_str().replace('/', "+"));
         self.run_dir.join("locks").join(name)
     }
+
+    /// Where a template is mounted while it is built: its own folder in the
+    /// run directory, whatever its parents' mountpoints are.
+    pub fn build_mountpoint(&self, template: &DatasetName) -> PathBuf {
+        let name = template.as_str().replace('/', "+");
+        self.run_dir.join("mnt").join(name)
+    }
+}
+
+/// Where an encryption root's templates live, and the encryption root itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Base {
+    /// The dataset holding the templates container: the encryption root, or
+    /// the pool's root dataset.
+    pub dataset: DatasetName,
+    /// The encryption root (`None`: not encrypted), which every template
+    /// under [`Base::dataset`] and every clone of one has.
+    pub encryption_root: Option<String>,
+}
+
+impl Base {
+    /// The base for zones in `zonepath` (an existing or would-be zonepath
+    /// dataset, or any dataset whose children are zonepath datasets), whose
+    /// `encryptionroot` is `encryption_root` (`None` or `-`: not encrypted).
+    pub fn of(
+        zonepath: &DatasetName,
+        encryption_root: Option<&str>,
+    ) -> Result<Base, TemplateError> {
+        match encryption_root.filter(|r| !r.is_empty() && *r != "-") {
+            Some(root) if root == zonepath.as_str() => {
+                Err(TemplateError::OwnEncryptionRoot(zonepath.clone()))
+            }
+            Some(root) => Ok(Base {
+                dataset: root.parse()?,
+                encryption_root: Some(root.to_string()),
+            }),
+            None => Ok(Base {
+                dataset: zonepath.pool().root_dataset(),
+                encryption_root: None,
+            }),
+        }
+    }
+
+    /// The base for zonepath datasets that are children of `parent`: one
+    /// `zfs get` of its encryption root.
+    pub fn for_parent(zfs: &dyn Zfs, parent: &DatasetName) -> Result<Base, TemplateError> {
+        let root = zfs.get_value(parent.into(), "encryptionroot")?;
+        match root.as_deref().filter(|r| *r != "-") {
+            // The parent may be the encryption root itself: its children are not.
+            Some(r) => Ok(Base {
+                dataset: r.parse()?,
+                encryption_root: Some(r.to_string()),
+            }),
+            None => Base::of(parent, None),
+        }
+    }
 }
 
 /// A template's container, dataset and `@ready` snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
-    /// The container holding the parent's templates (`<parent>/omicron1-templates`).
+    /// The container holding the base's templates (`<base>/omicron1-templates`).
     pub container: DatasetName,
     /// The dataset the build fills.
     pub dataset: DatasetName,
@@ -67,10 +128,10 @@ pub struct Template {
 }
 
 impl Template {
-    /// The template for `identity` serving zones whose zonepath datasets are
-    /// children of `parent`.
-    pub fn locate(parent: &DatasetName, identity: &Identity) -> Result<Template, TemplateError> {
-        let container = parent.child(CONTAINER)?;
+    /// The template for `identity` under `base` (an encryption root or a
+    /// pool's root dataset).
+    pub fn locate(base: &DatasetName, identity: &Identity) -> Result<Template, TemplateError> {
+        let container = base.child(CONTAINER)?;
         let dataset = container.child(&identity.key())?;
         let snapshot = dataset.snapshot(READY)?;
         Ok(Template {
@@ -155,27 +216,26 @@ fn survey(zfs: &dyn Zfs, template: &Template) -> Result<Survey, TemplateError> {
     Ok(found)
 }
 
-/// Returns this identity's ready template for zones under `parent`, building it
+/// Returns this identity's ready template under `base`, building it
 /// first if there is none, held shared so that collectors leave it alone until
 /// the caller has cloned it. Concurrent callers build it once: one builds, the
 /// others wait and then clone. A build also collects the unused stale
 /// templates it found beside its own.
 ///
 /// A warm call runs one `zfs` command: a `get` of `@ready`. A cold one runs
-/// eight where the container is new: that `get`, the [`survey`]'s `list` under
-/// the exclusive lock, `create` of the container and of the template, `mount`,
-/// a `get` of the template's mountpoint and encryption root, `unmount` and
-/// `snapshot`. Where the container exists it runs no `create` of it; it adds a
+/// seven where the container is new: that `get`, the [`survey`]'s `list` under
+/// the exclusive lock, `create` of the container and of the template (at its
+/// own mountpoint), `mount`, `unmount` and `snapshot`. Where the container exists it runs no `create` of it; it adds a
 /// `destroy` of a build that died, and where other templates were beside its
 /// own, the collection: a `list`, and a `destroy` per template collected.
 pub fn ensure(
     zfs: &dyn Zfs,
     site: &Site,
-    parent: &DatasetName,
+    base: &Base,
     identity: &Identity,
     sources: &Sources,
 ) -> Result<Ready, TemplateError> {
-    let template = Template::locate(parent, identity)?;
+    let template = Template::locate(&base.dataset, identity)?;
     let path = site.lock_path(&template.dataset);
     let waiting = |holder: Option<i32>| {
         let by = holder
@@ -220,7 +280,16 @@ pub fn ensure(
         ));
         zfs.destroy((&template.dataset).into(), DestroyOptions::RECURSIVE)?;
     }
-    let encryption_root = build::build(zfs, &template, identity, sources, found.container)?;
+    let mountpoint = site.build_mountpoint(&template.dataset);
+    build::build(
+        zfs,
+        &template,
+        identity,
+        sources,
+        &mountpoint,
+        found.container,
+    )?;
+    let encryption_root = base.encryption_root.clone();
     exclusive.downgrade()?;
     // Collect only if the survey saw other templates. One made beside this one
     // since is another baseline's: its builder holds it (the lock) until its zone
@@ -268,13 +337,31 @@ mod tests {
             "{}",
             a.key()
         );
-        let parent: DatasetName = "tp/crypt/zone".parse().unwrap();
-        let t = Template::locate(&parent, &a).unwrap();
+        let zonepath: DatasetName = "tp/crypt/zone/oxz_a".parse().unwrap();
+        let base = Base::of(&zonepath, Some("tp/crypt")).unwrap();
+        let t = Template::locate(&base.dataset, &a).unwrap();
         assert_eq!(
             t.dataset.parent().unwrap().as_str(),
-            "tp/crypt/zone/omicron1-templates"
+            "tp/crypt/omicron1-templates"
         );
-        assert_eq!(t.container.as_str(), "tp/crypt/zone/omicron1-templates");
+        assert_eq!(t.container.as_str(), "tp/crypt/omicron1-templates");
         assert_eq!(t.snapshot.as_str(), format!("{}@ready", t.dataset));
+    }
+
+    #[test]
+    fn base_is_the_encryption_root_or_the_pool_root() {
+        let zp: DatasetName = "rpool/zone/oxz_switch".parse().unwrap();
+        for unencrypted in [None, Some("-"), Some("")] {
+            let base = Base::of(&zp, unencrypted).unwrap();
+            assert_eq!(base.dataset.as_str(), "rpool");
+            assert_eq!(base.encryption_root, None);
+        }
+        let base = Base::of(&zp, Some("rpool/zone")).unwrap();
+        assert_eq!(base.dataset.as_str(), "rpool/zone");
+        assert_eq!(base.encryption_root.as_deref(), Some("rpool/zone"));
+        assert!(matches!(
+            Base::of(&zp, Some("rpool/zone/oxz_switch")),
+            Err(TemplateError::OwnEncryptionRoot(_))
+        ));
     }
 }

@@ -1,5 +1,7 @@
 //! `install [IMAGE...]`: the install pipeline, its exit code (254 when the
-//! rollback left nothing, 255 when it did) and its timings.
+//! rollback left nothing; 255 when it did, or when the zonepath held
+//! something the install did not make, which it left untouched) and its
+//! timings.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -23,10 +25,10 @@ pub(crate) fn install(
 ) -> Result<(), Failure> {
     let started = Instant::now();
     let result = install::install(zfs, &settings.host(), &zone, images).map_err(|f| {
-        let exit = if f.leftovers.is_empty() {
-            Exit::NotComplete
-        } else {
+        let exit = if f.fatal() {
             Exit::Fatal
+        } else {
+            Exit::NotComplete
         };
         match *f.error {
             ZoneRootError::Delegated(e) => delegated_failure(exit, e),

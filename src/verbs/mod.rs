@@ -151,7 +151,12 @@ pub(crate) fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
         Verb::Uninstall { force } => hooks::uninstall(&zfs, settings, &z("uninstall")?, force),
         Verb::VerifyCfg { xml } => hooks::verify_cfg(&zfs, settings, &xml),
         Verb::VerifyAdm { subcommand, args } => {
-            hooks::verify_adm(&z("verify_adm")?, &subcommand, &args)
+            // `attach -n PATH` (a dry run) comes with `-z - -R -`.
+            let name = match zone.as_deref() {
+                Some("-") => "-".to_string(),
+                _ => z("verify_adm")?.name.to_string(),
+            };
+            hooks::verify_adm(&name, &subcommand, &args)
         }
         Verb::Query { what } => {
             z("query")?;
@@ -175,6 +180,8 @@ pub(crate) fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
             &source_zone,
             snapshot.as_deref(),
         ),
+        // `zoneadm attach -n PATH` (a dry run) runs the hook with `-z - -R -`.
+        Verb::Attach { args } if zone.as_deref() == Some("-") => hooks::attach_dry_run(&args),
         Verb::Attach { args } => hooks::attach(&zfs, &z("attach")?, &args),
         Verb::Detach { args } => hooks::detach(&z("detach")?, &args),
     }

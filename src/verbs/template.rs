@@ -13,7 +13,7 @@ use crate::cli::TemplateVerb;
 use crate::support::output::{self, info};
 use crate::template::collect::{collect, Collected};
 use crate::template::inventory::{containers, inventory, zone_names, Status, TemplateInfo};
-use crate::template::{self, identity, Current, TemplateError};
+use crate::template::{self, identity, Base, Current, TemplateError};
 
 /// The pools to look at: the one named, or every imported pool.
 fn pools(zfs: &dyn Zfs, pool: Option<&str>) -> Result<Vec<PoolName>, Failure> {
@@ -25,6 +25,20 @@ fn pools(zfs: &dyn Zfs, pool: Option<&str>) -> Result<Vec<PoolName>, Failure> {
 
 fn fail(e: TemplateError) -> Failure {
     Failure::new(Exit::NotComplete, e)
+}
+
+/// A scan's result; when scanning every imported pool, `None` for a pool or
+/// container that went away since `zpool list` named it (exported or
+/// destroyed meanwhile), which is not this command's failure.
+fn scanned<T>(result: Result<T, TemplateError>, every_pool: bool) -> Result<Option<T>, Failure> {
+    match result {
+        Ok(found) => Ok(Some(found)),
+        Err(TemplateError::Zfs(e)) if every_pool && e.is_not_found() => {
+            tracing::debug!("skipped what went away during the scan: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(fail(e)),
+    }
 }
 
 /// Runs a `template` verb.
@@ -66,9 +80,10 @@ pub(crate) fn run(zfs: &dyn Zfs, settings: &Settings, verb: TemplateVerb) -> Res
     }
 }
 
-/// `template build --pool POOL [--parent DATASET]`: the parents are the given
-/// one, else those that already have templates in the pool, else Oxide's
-/// `POOL/crypt/zone`.
+/// `template build --pool POOL [--parent DATASET]`: templates go where zones
+/// whose zonepath datasets are children of the given parent get theirs (its
+/// encryption root, or the pool's root dataset); without a parent, where the
+/// pool already has templates, else where Oxide's `POOL/crypt/zone` would.
 fn build(
     zfs: &dyn Zfs,
     settings: &Settings,
@@ -77,7 +92,7 @@ fn build(
     json: bool,
 ) -> Result<(), Failure> {
     let pool: PoolName = pool.parse().map_err(|e| Failure::new(Exit::Usage, e))?;
-    let parents: Vec<DatasetName> = match parent {
+    let bases: Vec<Base> = match parent {
         Some(p) => {
             let p: DatasetName = p.parse().map_err(|e| Failure::new(Exit::Usage, e))?;
             if p.pool() != pool {
@@ -85,7 +100,7 @@ fn build(
                     "--parent {p} is not in pool {pool}"
                 )));
             }
-            vec![p]
+            vec![Base::for_parent(zfs, &p).map_err(fail)?]
         }
         None => {
             let found: Vec<DatasetName> = containers(zfs, &pool)
@@ -94,7 +109,11 @@ fn build(
                 .filter_map(|c| c.parent())
                 .collect();
             if !found.is_empty() {
-                found
+                let mut bases = Vec::with_capacity(found.len());
+                for base in &found {
+                    bases.push(Base::for_parent(zfs, base).map_err(fail)?);
+                }
+                bases
             } else {
                 let oxide: DatasetName = format!("{pool}/crypt/zone")
                     .parse()
@@ -111,7 +130,7 @@ fn build(
                         ),
                     ));
                 }
-                vec![oxide]
+                vec![Base::for_parent(zfs, &oxide).map_err(fail)?]
             }
         }
     };
@@ -119,8 +138,8 @@ fn build(
     let sources = settings.sources().find().map_err(not_complete)?;
     let identity = identity::identity(&site, &sources.baseline).map_err(fail)?;
     let mut built = Vec::new();
-    for parent in parents {
-        let ready = template::ensure(zfs, &site, &parent, &identity, &sources).map_err(fail)?;
+    for base in bases {
+        let ready = template::ensure(zfs, &site, &base, &identity, &sources).map_err(fail)?;
         info(format_args!(
             "template {} is ready",
             ready.template.snapshot
@@ -156,9 +175,15 @@ fn list(
 ) -> Result<(), Failure> {
     let current = identity::current(&settings.site()).map_err(fail)?;
     let mut groups: Vec<(DatasetName, Vec<TemplateInfo>)> = Vec::new();
+    let every_pool = pool.is_none();
     for pool in pools(zfs, pool)? {
-        for container in containers(zfs, &pool).map_err(fail)? {
-            let templates = inventory(zfs, &container).map_err(fail)?;
+        let Some(found) = scanned(containers(zfs, &pool), every_pool)? else {
+            continue;
+        };
+        for container in found {
+            let Some(templates) = scanned(inventory(zfs, &container), every_pool)? else {
+                continue;
+            };
             groups.push((container, templates));
         }
     }
@@ -288,9 +313,20 @@ fn gc(
         destroyed: Vec::new(),
         kept: Vec::new(),
     };
+    let every_pool = pool.is_none();
     for pool in pools(zfs, pool)? {
-        for container in containers(zfs, &pool).map_err(fail)? {
-            for outcome in collect(zfs, &site, &container, &current, dry_run).map_err(fail)? {
+        let Some(found) = scanned(containers(zfs, &pool), every_pool)? else {
+            continue;
+        };
+        for container in found {
+            let Some(outcomes) = scanned(
+                collect(zfs, &site, &container, &current, dry_run),
+                every_pool,
+            )?
+            else {
+                continue;
+            };
+            for outcome in outcomes {
                 match outcome {
                     Collected::Destroyed(d) => {
                         // The collection says "destroyed ..." itself as it goes.

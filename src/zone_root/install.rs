@@ -1,18 +1,27 @@
-//! The install pipeline, top to bottom: find the zonepath's dataset → ensure
-//! this boot's template → clone it to `<zonepath dataset>/root` → unpack each
-//! image → record what was installed. A revert stack destroys the clone on any
-//! failure or signal, so a failed install leaves nothing behind (exit 254).
+//! The install pipeline, top to bottom: find the zonepath's dataset (and
+//! refuse one holding anything this call did not make) → ensure this boot's
+//! template under the dataset's encryption root → replace the empty zonepath
+//! dataset with a clone of the template, under the same name and with the same
+//! local properties ([`swap`]) → unpack each image into `ZONEPATH/root` → copy
+//! the global zone's `etc/default/init` in → record what was installed. A
+//! revert stack undoes every step on any failure or signal: the clone is
+//! destroyed and the zonepath dataset made again as it was (exit 254).
 //!
 //! A zonepath that is not a ZFS mountpoint gets the original brand's method
 //! instead: the system trees and baseline are copied into `ZONEPATH/root`, with
 //! the same rollback.
+//!
+//! A killed install is finished off by the next install or `uninstall -F`
+//! ([`swap::recover`]): a zone dataset still `installing` is destroyed and the
+//! zonepath dataset made again from what it saved.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, Zfs};
+use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, ListRow, Zfs};
 
-use super::{pairs, root_properties, ZoneRootError};
+use super::swap::{self, Saved};
+use super::{is_zone, pairs, zone_properties, zonepath_dataset, Failed, ZoneRootError};
 use crate::delegated;
 use crate::image::{self, ImageKind, Unpacked};
 use crate::props;
@@ -21,8 +30,11 @@ use crate::support::output::{info, ms, notice, warn};
 use crate::support::pathio::PathIoError;
 use crate::support::revert::Revert;
 use crate::support::{faults, signals, timings};
-use crate::template::{self, Ready, Site};
-use crate::zone::{Zone, ROOT};
+use crate::template::{self, Base, Site};
+use crate::zone::Zone;
+
+/// The global zone's file every zone gets a copy of, as with the original brand.
+pub const INIT_DEFAULTS: &str = "etc/default/init";
 
 /// What an install reads of this host besides the zone: where zone
 /// configurations are, where templates keep their state, and where the
@@ -37,22 +49,8 @@ pub struct Host {
     pub sources: SourcePlaces,
 }
 
-/// A failed install and whether its rollback left anything behind.
-#[derive(Debug)]
-pub struct InstallFailure {
-    /// What went wrong.
-    pub error: Box<ZoneRootError>,
-    /// Undo steps that failed (empty: nothing was left behind).
-    pub leftovers: Vec<String>,
-}
-
 /// Installs `zone` from this boot's template and `images`.
-pub fn install(
-    zfs: &dyn Zfs,
-    host: &Host,
-    zone: &Zone,
-    images: &[PathBuf],
-) -> Result<(), InstallFailure> {
+pub fn install(zfs: &dyn Zfs, host: &Host, zone: &Zone, images: &[PathBuf]) -> Result<(), Failed> {
     let started = Instant::now();
     let mut revert = Revert::new();
     match install_steps(zfs, host, zone, images, &mut revert) {
@@ -70,7 +68,7 @@ pub fn install(
                 zone.name
             ));
             let leftovers = revert.run();
-            Err(InstallFailure {
+            Err(Failed {
                 error: Box::new(error),
                 leftovers,
             })
@@ -89,12 +87,28 @@ fn install_steps<'a>(
         "installing zone {} @ {:?}...",
         zone.name, zone.zonepath
     ));
+    // First of all, before anything that could fail with 254 (after which
+    // zoneadm deletes the zonepath): finish off an install that was killed
+    // (its record says so), then make sure the zonepath is ours to install
+    // into — its files first, which needs no ZFS.
+    let record = swap::record_path(&host.site.run_dir, &zone.name);
+    let recovered = if record.exists() {
+        Some(swap::recover(zfs, &host.site.run_dir, zone)?)
+    } else {
+        None
+    };
+    check_vacant_folder(&zone.zonepath)?;
     for path in images {
         std::fs::File::open(path).map_err(|source| ZoneRootError::ImageUnreadable {
             path: path.clone(),
             source,
         })?;
     }
+    let found = match recovered {
+        Some(found) => found,
+        None => timings::phase("find-dataset", || zonepath_dataset(zfs, &zone.zonepath))?,
+    };
+    check_vacant_dataset(&zone.zonepath, found.as_ref())?;
     let zonepath =
         std::fs::canonicalize(&zone.zonepath).map_err(|source| ZoneRootError::Zonepath {
             path: zone.zonepath.clone(),
@@ -107,84 +121,178 @@ fn install_steps<'a>(
     timings::phase("delegated-check", || {
         delegated::check_for_install(zfs, &host.zones_dir, &zone)
     })?;
-    let found = timings::phase("find-dataset", || {
-        zfs.mounted_at(&zone.zonepath, &["encryptionroot"])
-    })?;
     match found {
-        Some(row) => {
-            let zonepath = ZonepathDataset {
-                encryption_root: row.value("encryptionroot").map(str::to_string),
-                dataset: row.name.dataset(),
-            };
-            install_clone(zfs, host, &zone, &zonepath, images, revert)
-        }
+        Some(row) => install_clone(zfs, host, &zone, &row, images, revert),
         None => install_copy(host, &zone, images, revert),
     }
 }
 
-/// The dataset mounted at the zonepath, and how it is encrypted.
-struct ZonepathDataset {
-    dataset: DatasetName,
-    encryption_root: Option<String>,
+fn occupied(zonepath: &Path, what: String) -> ZoneRootError {
+    ZoneRootError::Occupied {
+        path: zonepath.to_path_buf(),
+        what,
+    }
+}
+
+/// Refuses a zonepath folder holding anything (a zone's `root/`, any file):
+/// an install starts from the empty zonepath zoneadm made.
+fn check_vacant_folder(zonepath: &Path) -> Result<(), ZoneRootError> {
+    let entries = match std::fs::read_dir(zonepath) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(PathIoError::on("cannot read", zonepath)(e).into()),
+    };
+    for entry in entries {
+        let entry = entry.map_err(PathIoError::on("cannot read", zonepath))?;
+        if entry.file_name() != ".zfs" {
+            return Err(occupied(zonepath, format!("{:?}", entry.file_name())));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses a zonepath dataset that is a zone (this brand's, or any clone).
+/// (Children and snapshots of it make its destroy fail, before anything is
+/// touched: [`install_clone`].)
+fn check_vacant_dataset(zonepath: &Path, found: Option<&ListRow>) -> Result<(), ZoneRootError> {
+    if let Some(row) = found {
+        if is_zone(row) {
+            return Err(occupied(zonepath, format!("zone dataset {}", row.name)));
+        }
+        if let Some(origin) = row.value("origin") {
+            return Err(occupied(
+                zonepath,
+                format!("dataset {}, a clone of {origin}", row.name),
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn install_clone<'a>(
     zfs: &'a dyn Zfs,
     host: &Host,
     zone: &Zone,
-    zonepath: &ZonepathDataset,
+    row: &ListRow,
     images: &[PathBuf],
     revert: &mut Revert<'a>,
 ) -> Result<(), ZoneRootError> {
-    let dataset = &zonepath.dataset;
-    let root = dataset.child(ROOT)?;
-    let parent = dataset
-        .parent()
-        .ok_or_else(|| ZoneRootError::NoParent(dataset.clone()))?;
+    let dataset = row.name.dataset();
+    if dataset.parent().is_none() {
+        return Err(ZoneRootError::NoParent(dataset));
+    }
+    let base = Base::of(&dataset, row.value("encryptionroot"))?;
     let sources = host.sources.find().map_err(template::TemplateError::from)?;
     let identity = template::identity::identity(&host.site, &sources.baseline)?;
     // `ready.in_use` keeps collectors off the template until it is cloned.
     let ready = timings::phase("template", || {
-        template::ensure(zfs, &host.site, &parent, &identity, &sources)
+        template::ensure(zfs, &host.site, &base, &identity, &sources)
     })?;
-    check_encryption(&ready, zonepath)?;
-    let template = &ready.template;
+    check_encryption(&ready, &dataset, row.value("encryptionroot"))?;
+    let local = timings::phase("zonepath-properties", || zfs.local_properties(&dataset))?;
+    let saved = Saved::read(&dataset, &zone.zonepath, &local)?;
     faults::point("before-clone");
 
-    info(format_args!("cloning {} to {root}", template.snapshot));
-    let properties = root_properties(&zone.name, "installing", &template.snapshot, false);
-    // An existing root makes the clone fail, so it needs no check of its own.
-    match timings::phase("clone", || {
-        zfs.clone_snapshot(&template.snapshot, &root, &pairs(&properties))
+    let record = swap::record_path(&host.site.run_dir, &zone.name);
+    swap::write_record(&record, &saved)?;
+    match timings::phase("destroy-zonepath", || {
+        zfs.destroy((&dataset).into(), DestroyOptions::default())
     }) {
-        Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            return Err(ZoneRootError::RootExists(root.to_string()))
+        Ok(()) => {}
+        Err(e) => {
+            swap::remove_record(&record)?;
+            return Err(if e.kind() == ErrorKind::HasDependents {
+                ZoneRootError::Occupied {
+                    path: zone.zonepath.clone(),
+                    what: format!("dataset {dataset} with child datasets or snapshots"),
+                }
+            } else {
+                e.into()
+            });
         }
-        other => other?,
     }
-    let doomed = root.clone();
-    revert.push(format!("destroy zone root {root}"), move || {
-        zfs.destroy((&doomed).into(), DestroyOptions::RECURSIVE)
+    let (restore, zonepath) = (saved.clone(), zone.zonepath.clone());
+    revert.push(
+        format!("make zonepath dataset {dataset} again"),
+        move || {
+            swap::recreate(zfs, &restore, &zonepath)?;
+            swap::remove_record(&record).map_err(ZoneRootError::from)
+        },
+    );
+    faults::point("after-destroy");
+
+    info(format_args!(
+        "cloning {} to {dataset}",
+        ready.template.snapshot
+    ));
+    let mut properties: Vec<(String, String)> = saved.properties.clone();
+    properties.extend(zone_properties(
+        &zone.name,
+        "installing",
+        &ready.template.snapshot,
+        false,
+    ));
+    properties.push((props::ZONEPATH.to_string(), saved.encode()));
+    let cloned = timings::phase("clone", || {
+        zfs.clone_snapshot(&ready.template.snapshot, &dataset, &pairs(&properties))
     });
+    if let Err(e) = cloned {
+        // illumos creates the clone and then fails to mount it (a non-empty
+        // folder): that clone is this call's, to destroy.
+        if e.kind() != ErrorKind::AlreadyExists && zfs.exists((&dataset).into())? {
+            push_destroy(revert, zfs, &dataset);
+        }
+        return Err(e.into());
+    }
+    push_destroy(revert, zfs, &dataset);
+    drop(ready);
+    swap::ensure_mounted(zfs, &dataset, &properties)?;
+    swap::set_mode(&zone.zonepath, 0o700, saved.uid, saved.gid)?;
     faults::point("after-clone");
 
-    let unpacked = unpack_images(&zone.root_path(), images)?;
+    let root = zone.root_path();
+    let unpacked = unpack_images(&root, images)?;
+    copy_init_defaults(host, &root)?;
     let mut record = image_properties(images, &unpacked);
     record.push((props::STATE.to_string(), "installed".to_string()));
     faults::point("before-record");
-    timings::phase("record", || zfs.set((&root).into(), &pairs(&record)))?;
+    timings::phase("record", || zfs.set((&dataset).into(), &pairs(&record)))?;
+    swap::remove_record(&swap::record_path(&host.site.run_dir, &zone.name))?;
     Ok(())
 }
 
-/// A zone root must be encrypted exactly as its zonepath dataset is; a clone
-/// is encrypted as its origin is.
-fn check_encryption(ready: &Ready, zonepath: &ZonepathDataset) -> Result<(), ZoneRootError> {
-    if ready.encryption_root != zonepath.encryption_root {
+/// Pushes the destroy of the zone dataset this install cloned.
+fn push_destroy<'a>(revert: &mut Revert<'a>, zfs: &'a dyn Zfs, dataset: &DatasetName) {
+    let doomed = dataset.clone();
+    revert.push(format!("destroy zone dataset {dataset}"), move || {
+        zfs.destroy((&doomed).into(), DestroyOptions::RECURSIVE)
+    });
+}
+
+/// Copies the global zone's `etc/default/init` into the zone root, as the
+/// original brand did; a global zone without one is fine.
+fn copy_init_defaults(host: &Host, root: &Path) -> Result<(), ZoneRootError> {
+    let source = host.sources.source_root.join(INIT_DEFAULTS);
+    if image::copy_in(&source, root, INIT_DEFAULTS)? {
+        info(format_args!("copied {} into the zone", source.display()));
+    }
+    Ok(())
+}
+
+/// A zone must be encrypted exactly as its zonepath dataset is; a clone is
+/// encrypted as its origin is.
+fn check_encryption(
+    ready: &template::Ready,
+    dataset: &DatasetName,
+    zonepath_root: Option<&str>,
+) -> Result<(), ZoneRootError> {
+    let zonepath_root = zonepath_root.filter(|r| *r != "-").map(str::to_string);
+    if ready.encryption_root != zonepath_root {
         return Err(ZoneRootError::EncryptionMismatch {
             template: ready.template.snapshot.clone(),
             template_root: ready.encryption_root.clone(),
-            zonepath: zonepath.dataset.clone(),
-            zonepath_root: zonepath.encryption_root.clone(),
+            zonepath: dataset.clone(),
+            zonepath_root,
         });
     }
     Ok(())
@@ -242,13 +350,7 @@ fn install_copy(
         zone.zonepath.display()
     ));
     let root = zone.root_path();
-    match std::fs::create_dir(&root) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(ZoneRootError::RootExists(root.display().to_string()))
-        }
-        Err(source) => return Err(PathIoError::on("cannot create", &root)(source).into()),
-    }
+    rootfs::make_root(&root)?;
     let doomed = root.clone();
     revert.push(format!("remove {}", root.display()), move || {
         std::fs::remove_dir_all(&doomed)
@@ -256,5 +358,6 @@ fn install_copy(
     let sources = host.sources.find()?;
     rootfs::populate(&root, &sources)?;
     unpack_images(&root, images)?;
+    copy_init_defaults(host, &root)?;
     Ok(())
 }

@@ -1,19 +1,23 @@
-//! Making and removing a zone's root: the install pipeline ([`install`]) and
-//! its siblings, [`uninstall`], [`clone`] and [`attach`].
+//! Making and removing a zone: the install pipeline ([`install`]) and its
+//! siblings, [`uninstall`], [`clone`] and [`attach`].
 //!
-//! Each acts only on the zone's own root — `<zonepath dataset>/root`, or
-//! `ZONEPATH/root` for a zonepath not on ZFS — and never on templates or other
+//! On ZFS a zone *is* its zonepath dataset: install replaces the empty one
+//! zoneadm made with a clone of the template under the same name ([`swap`]),
+//! so `ZONEPATH/root` is a folder of that one dataset, as with the original
+//! brand. A zonepath that is not on ZFS gets a copied `ZONEPATH/root`. Each
+//! acts only on the zone's own dataset or tree, never on templates or other
 //! zones' datasets, except the snapshot the clone hook takes of its source
 //! and a stale template uninstall collects.
 
 pub mod clone;
 pub mod install;
 pub mod inventory;
+pub mod swap;
 pub mod uninstall;
 
 use std::path::{Path, PathBuf};
 
-use omicron1_zfs::{DatasetName, SnapshotName, Zfs};
+use omicron1_zfs::{DatasetName, ListRow, SnapshotName, Zfs};
 
 use crate::delegated::DelegatedError;
 use crate::image::ImageError;
@@ -24,7 +28,7 @@ use crate::support::output::info;
 use crate::support::pathio::PathIoError;
 use crate::support::signals::Interrupted;
 use crate::template::TemplateError;
-use crate::zone::{Zone, ZoneConfigError, ZoneName, ROOT};
+use crate::zone::{Zone, ZoneConfigError, ZoneName};
 
 /// Why making, removing or attaching a zone root failed.
 #[derive(Debug, thiserror::Error)]
@@ -56,12 +60,21 @@ pub enum ZoneRootError {
         #[source]
         source: std::io::Error,
     },
-    /// The zone already has a root.
+    /// The zonepath holds something this call did not make (a zone's files,
+    /// a clone, a child dataset, a snapshot): it is left untouched (exit 255,
+    /// so that zoneadm does not delete it).
     #[error(
-        "zone root {0} already exists: uninstall the zone first (zoneadm -z ZONE uninstall -F)"
+        "zonepath {} already holds {what}, which this call did not make: nothing was touched \
+         (uninstall the zone with zoneadm -z ZONE uninstall -F, or empty the zonepath, first)",
+        path.display()
     )]
-    RootExists(String),
-    /// The zonepath dataset is a pool's root dataset, which leaves no parent for templates.
+    Occupied {
+        /// The zonepath.
+        path: PathBuf,
+        /// What is there.
+        what: String,
+    },
+    /// The zonepath dataset is a pool's root dataset, which cannot be replaced.
     #[error("zonepath dataset {0} is a pool's root dataset: give the zone its own dataset")]
     NoParent(DatasetName),
     /// The template's encryption root differs from the zonepath's.
@@ -124,9 +137,16 @@ pub enum ZoneRootError {
         /// The root dataset that is missing.
         root: DatasetName,
     },
-    /// The new zone of a clone already has a root.
-    #[error("zone root {0} already exists: uninstall the zone first")]
-    CloneTargetExists(DatasetName),
+    /// A snapshot given to the clone hook is not one of the source zone's.
+    #[error("snapshot {snapshot} is not a snapshot of zone {zone}'s dataset {dataset}")]
+    ForeignSnapshot {
+        /// The snapshot given.
+        snapshot: String,
+        /// The source zone.
+        zone: ZoneName,
+        /// Its zonepath dataset.
+        dataset: DatasetName,
+    },
     /// The zone has no root to attach.
     #[error("zone {zone} has no root at {}: install the zone instead of attaching it", root.display())]
     NothingToAttach {
@@ -137,57 +157,97 @@ pub enum ZoneRootError {
     },
 }
 
-/// Where a zone's root is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ZoneRoot {
-    /// A dataset (the zonepath is on ZFS).
-    Dataset(DatasetName),
-    /// A copied tree (the zonepath is not on ZFS).
-    Tree(PathBuf),
-}
+/// What install, uninstall, clone and attach read of a zonepath dataset,
+/// in the one `zfs list` that finds it.
+pub(crate) const ZONEPATH_PROPERTIES: &[&str] = &[
+    "encryptionroot",
+    "origin",
+    props::KIND,
+    props::STATE,
+    props::ZONEPATH,
+    props::CLONE_SNAPSHOT,
+];
 
-/// The zonepath's dataset, if the zonepath is a ZFS mountpoint; `None` if it is
-/// not on ZFS or does not exist.
-pub fn zonepath_dataset(
-    zfs: &dyn Zfs,
-    zonepath: &Path,
-) -> Result<Option<DatasetName>, ZoneRootError> {
+/// The `omicron1:kind` of a zone's dataset.
+pub(crate) const ZONE_KIND: &str = "zone-root";
+
+/// The dataset mounted at `zonepath` with [`ZONEPATH_PROPERTIES`], or `None`
+/// if the zonepath is not the mountpoint of a mounted ZFS filesystem (or does
+/// not exist).
+pub fn zonepath_dataset(zfs: &dyn Zfs, zonepath: &Path) -> Result<Option<ListRow>, ZoneRootError> {
     match std::fs::canonicalize(zonepath) {
-        Ok(path) => Ok(zfs.dataset_mounted_at(&path)?),
+        Ok(path) => Ok(zfs.mounted_at(&path, ZONEPATH_PROPERTIES)?),
         Err(_) => Ok(None),
     }
 }
 
-/// Where `zone`'s root is or would be.
-pub fn zone_root(zfs: &dyn Zfs, zone: &Zone) -> Result<ZoneRoot, ZoneRootError> {
-    Ok(match zonepath_dataset(zfs, &zone.zonepath)? {
-        Some(ds) => ZoneRoot::Dataset(ds.child(ROOT)?),
-        None => ZoneRoot::Tree(zone.root_path()),
-    })
+/// The dataset zoneadm names for `zonepath` (`path2name` in zoneadm's
+/// `zfs.c`): the filesystem mounted at the zonepath's parent folder, plus
+/// the zonepath's last component. `None` if that parent is not a ZFS mountpoint.
+pub fn zonepath_dataset_name(
+    zfs: &dyn Zfs,
+    zonepath: &Path,
+) -> Result<Option<DatasetName>, ZoneRootError> {
+    let (Some(parent), Some(base)) = (zonepath.parent(), zonepath.file_name()) else {
+        return Ok(None);
+    };
+    let Ok(parent) = std::fs::canonicalize(parent) else {
+        return Ok(None);
+    };
+    match zfs.dataset_mounted_at(&parent)? {
+        Some(ds) => Ok(Some(ds.child(&base.to_string_lossy())?)),
+        None => Ok(None),
+    }
 }
 
-/// The `omicron1:` properties a zone root is created with: what it is, its
-/// state, its zone, the snapshot it is cloned from and when; and, for a root
-/// the clone hook made through a snapshot of its own, that snapshot.
-pub(crate) fn root_properties(
+/// Whether a zonepath dataset (its row from [`zonepath_dataset`]) is a zone
+/// this brand made, and not the empty dataset zoneadm made.
+pub(crate) fn is_zone(row: &ListRow) -> bool {
+    row.value(props::KIND) == Some(ZONE_KIND)
+}
+
+/// The `omicron1:` properties a zone dataset is created with: what it is,
+/// its state, its zone, the snapshot it is cloned from and when; and, for a
+/// zone the clone hook made through a snapshot of its own, that snapshot.
+pub(crate) fn zone_properties(
     zone: &ZoneName,
     state: &'static str,
     origin: &SnapshotName,
     own_snapshot: bool,
-) -> Vec<(&'static str, String)> {
+) -> Vec<(String, String)> {
     let origin = origin.to_string();
     let mut properties = vec![
-        (props::KIND, "zone-root".to_string()),
-        (props::STATE, state.to_string()),
-        (props::ZONE, props::escape(zone.as_str())),
-        (props::ORIGIN, origin.clone()),
-        (props::CREATED, props::now_rfc3339()),
-        (props::INSTALLER, props::escape(props::INSTALLER_VERSION)),
+        (props::KIND.to_string(), ZONE_KIND.to_string()),
+        (props::STATE.to_string(), state.to_string()),
+        (props::ZONE.to_string(), props::escape(zone.as_str())),
+        (props::ORIGIN.to_string(), origin.clone()),
+        (props::CREATED.to_string(), props::now_rfc3339()),
+        (
+            props::INSTALLER.to_string(),
+            props::escape(props::INSTALLER_VERSION),
+        ),
     ];
     if own_snapshot {
-        properties.push((props::CLONE_SNAPSHOT, origin));
+        properties.push((props::CLONE_SNAPSHOT.to_string(), origin));
     }
     properties
+}
+
+/// A failed install or clone and whether its rollback left anything behind.
+#[derive(Debug)]
+pub struct Failed {
+    /// What went wrong.
+    pub error: Box<ZoneRootError>,
+    /// Undo steps that failed (empty: nothing was left behind).
+    pub leftovers: Vec<String>,
+}
+
+impl Failed {
+    /// Whether the call may have left state behind, or found the zonepath
+    /// holding something it did not make: what zoneadm must not clean up.
+    pub fn fatal(&self) -> bool {
+        !self.leftovers.is_empty() || matches!(*self.error, ZoneRootError::Occupied { .. })
+    }
 }
 
 /// Name-value pairs as the `Zfs` calls take them.
@@ -198,11 +258,15 @@ pub(crate) fn pairs<K: AsRef<str>>(values: &[(K, String)]) -> Vec<(&str, &str)> 
         .collect()
 }
 
-/// `attach`: the zone's root must already be in place; nothing else to do.
+/// `attach`: the zone must already be in place — its zonepath dataset a
+/// zone this brand made, or a copied `ZONEPATH/root`; nothing else to do.
 pub fn attach(zfs: &dyn Zfs, zone: &Zone) -> Result<(), ZoneRootError> {
-    let present = match zone_root(zfs, zone)? {
-        ZoneRoot::Dataset(root) => zfs.exists((&root).into())?.then(|| root.to_string()),
-        ZoneRoot::Tree(path) => path.is_dir().then(|| path.display().to_string()),
+    let present = match zonepath_dataset(zfs, &zone.zonepath)? {
+        Some(row) => is_zone(&row).then(|| row.name.to_string()),
+        None => {
+            let path = zone.root_path();
+            path.is_dir().then(|| path.display().to_string())
+        }
     };
     match present {
         Some(root) => {

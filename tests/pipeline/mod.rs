@@ -8,10 +8,83 @@ use std::path::{Path, PathBuf};
 
 use omicron1::rootfs::replicate::Mode;
 use omicron1::rootfs::{baseline_archive, SourcePlaces};
-use omicron1::template::{self, identity, Site, Template};
+use omicron1::template::{self, identity, Base, Site, Template};
 use omicron1::zone::Zone;
-use omicron1::zone_root::install::{self, Host, InstallFailure};
-use omicron1_zfs::{CreateOptions, DatasetName, FakeZfs, ObjectName, PoolName, Zfs};
+use omicron1::zone_root::install::{self, Host};
+use omicron1::zone_root::Failed;
+use omicron1_zfs::{
+    CreateOptions, DatasetName, Depth, DestroyOptions, FakeZfs, ListKind, ListRow, ObjectName,
+    PoolName, Properties, SnapshotName, Zfs,
+};
+
+/// The fake, and the one thing its mounts do not do: a clone mounted at the
+/// zonepath shows the template's `root/` (empty here: the images fill it).
+pub(crate) struct Mounting<'a> {
+    fake: &'a FakeZfs,
+    zonepath_ds: DatasetName,
+    zonepath: PathBuf,
+}
+
+impl Zfs for Mounting<'_> {
+    fn create(&self, d: &DatasetName, o: &CreateOptions<'_>) -> omicron1_zfs::Result<()> {
+        self.fake.create(d, o)
+    }
+    fn snapshot(&self, s: &SnapshotName, p: &[(&str, &str)]) -> omicron1_zfs::Result<()> {
+        self.fake.snapshot(s, p)
+    }
+    fn clone_snapshot(
+        &self,
+        o: &SnapshotName,
+        t: &DatasetName,
+        p: &[(&str, &str)],
+    ) -> omicron1_zfs::Result<()> {
+        self.fake.clone_snapshot(o, t, p)?;
+        if *t == self.zonepath_ds {
+            fs::create_dir_all(self.zonepath.join("root")).unwrap();
+        }
+        Ok(())
+    }
+    fn destroy(&self, o: ObjectName<'_>, d: DestroyOptions) -> omicron1_zfs::Result<()> {
+        self.fake.destroy(o, d)?;
+        if o.as_str() == self.zonepath_ds.as_str() {
+            let _ = fs::remove_dir_all(self.zonepath.join("root"));
+        }
+        Ok(())
+    }
+    fn get(&self, o: ObjectName<'_>, p: &[&str]) -> omicron1_zfs::Result<Properties> {
+        self.fake.get(o, p)
+    }
+    fn local_properties(&self, d: &DatasetName) -> omicron1_zfs::Result<Properties> {
+        self.fake.local_properties(d)
+    }
+    fn set(&self, o: ObjectName<'_>, p: &[(&str, &str)]) -> omicron1_zfs::Result<()> {
+        self.fake.set(o, p)
+    }
+    fn list(
+        &self,
+        r: &DatasetName,
+        k: ListKind,
+        d: Depth,
+        p: &[&str],
+    ) -> omicron1_zfs::Result<Vec<ListRow>> {
+        self.fake.list(r, k, d, p)
+    }
+    fn children(&self, d: &DatasetName) -> omicron1_zfs::Result<Vec<DatasetName>> {
+        self.fake.children(d)
+    }
+    fn mounted_at(&self, p: &Path, props: &[&str]) -> omicron1_zfs::Result<Option<ListRow>> {
+        self.fake.mounted_at(p, props)
+    }
+    fn mount(&self, d: &DatasetName) -> omicron1_zfs::Result<()> {
+        self.fake.mount(d)
+    }
+    fn unmount(&self, d: &DatasetName) -> omicron1_zfs::Result<()> {
+        self.fake.unmount(d)
+    }
+    fn pools(&self) -> omicron1_zfs::Result<Vec<PoolName>> {
+        self.fake.pools()
+    }
+}
 
 /// A pool mounted in a temporary folder, the zone `z1` on it.
 pub(crate) struct World {
@@ -23,12 +96,13 @@ pub(crate) struct World {
     pub(crate) zfs: FakeZfs,
     /// The zone installed.
     pub(crate) zone: Zone,
-    /// The zone root dataset an install clones.
+    /// The zone's dataset: the zonepath dataset, which an install replaces
+    /// with a clone.
     pub(crate) root: DatasetName,
     /// What the install reads of the host.
     host: Host,
-    /// The zonepath datasets' parent: templates go in its container.
-    parent: DatasetName,
+    /// Where the templates go: the (unencrypted) pool's root dataset.
+    base: Base,
 }
 
 fn write(path: &Path, contents: &[u8]) {
@@ -44,6 +118,7 @@ impl World {
         write(&src.join("usr/bin/true"), b"true\n");
         write(&src.join("lib/libc.so.1"), b"libc\n");
         write(&src.join("sbin/init"), b"init\n");
+        write(&src.join("etc/default/init"), b"TZ=UTC\n");
         let tree = top.join("baseline-tree");
         write(&tree.join("etc/motd"), b"motd\n");
         fs::write(top.join("include"), "etc\n").unwrap();
@@ -58,9 +133,9 @@ impl World {
             properties: &[],
         };
         zfs.create(&zonepath_ds, &opts).unwrap();
-        // The fake only flips a flag on mount: make the folders a mount would show.
+        // The fake only flips a flag on mount: make the folder a mount would show.
         let zonepath = top.join("pool/zone/z1");
-        fs::create_dir_all(zonepath.join("root")).unwrap();
+        fs::create_dir_all(&zonepath).unwrap();
         let host = Host {
             zones_dir: top.join("zones"),
             site: Site {
@@ -83,11 +158,11 @@ impl World {
                 name: "z1".parse().unwrap(),
                 zonepath,
             },
-            root: zonepath_ds.child("root").unwrap(),
+            base: Base::of(&zonepath_ds, None).unwrap(),
+            root: zonepath_ds,
             host,
-            parent,
         };
-        fs::create_dir_all(w.path_of(&w.template().dataset)).unwrap();
+        fs::create_dir_all(w.host.site.build_mountpoint(&w.template().dataset)).unwrap();
         w.zfs.take_commands();
         w
     }
@@ -102,22 +177,23 @@ impl World {
     pub(crate) fn template(&self) -> Template {
         let sources = self.host.sources.find().unwrap();
         let identity = identity::identity(&self.host.site, &sources.baseline).unwrap();
-        Template::locate(&self.parent, &identity).unwrap()
+        Template::locate(&self.base.dataset, &identity).unwrap()
     }
 
     /// Builds this boot's template ahead of the install.
     pub(crate) fn build_template(&self) {
         let sources = self.host.sources.find().unwrap();
         let identity = identity::identity(&self.host.site, &sources.baseline).unwrap();
-        template::ensure(
-            &self.zfs,
-            &self.host.site,
-            &self.parent,
-            &identity,
-            &sources,
-        )
-        .unwrap();
+        template::ensure(&self.zfs, &self.host.site, &self.base, &identity, &sources).unwrap();
         self.zfs.take_commands();
+    }
+
+    /// Whether the zone's dataset is a clone (the zone is installed or
+    /// half-installed), rather than the empty zonepath dataset.
+    pub(crate) fn is_clone(&self) -> bool {
+        let origin = self.zfs.get_value((&self.root).into(), "origin").unwrap();
+        self.zfs.take_commands();
+        origin.is_some()
     }
 
     /// Whether the template's `@ready` snapshot exists.
@@ -156,7 +232,12 @@ impl World {
     }
 
     /// Installs the zone with `images`.
-    pub(crate) fn install(&self, images: &[PathBuf]) -> Result<(), InstallFailure> {
-        install::install(&self.zfs, &self.host, &self.zone, images)
+    pub(crate) fn install(&self, images: &[PathBuf]) -> Result<(), Failed> {
+        let zfs = Mounting {
+            fake: &self.zfs,
+            zonepath_ds: self.root.clone(),
+            zonepath: self.zone.zonepath.clone(),
+        };
+        install::install(&zfs, &self.host, &self.zone, images)
     }
 }

@@ -1,7 +1,10 @@
 //! A small but real world for the installer: a system tree to replicate, a
 //! baseline made by `omicron1 baseline create`, image layers made as real gzip
 //! tar archives, and a zonepath dataset per zone — all under one test's own
-//! dataset and folder, so tests run in parallel without meeting.
+//! dataset and folder, so tests run in parallel without meeting. The test's
+//! dataset is an encryption root (as `crypt` is on an Oxide sled), so its
+//! templates live in it (`tp/<test>/omicron1-templates`), not at the pool's
+//! root, which every test shares.
 
 use std::io::Write;
 use std::os::unix::fs::{symlink, PermissionsExt};
@@ -68,16 +71,28 @@ impl Fixture {
 
     fn under(test: &str, pool_root: &DatasetName, pool_mount: &Path) -> Fixture {
         let zfs = CliZfs::new();
-        let dataset = pool_root.child(test).unwrap();
-        zfs.create(&dataset, &CreateOptions::default())
-            .unwrap_or_else(|e| panic!("{e}"));
-        let zones = dataset.child("zones").unwrap();
-        zfs.create(&zones, &CreateOptions::default()).unwrap();
-        let mountpoint = pool_mount.join(test);
         // Plain files live on the guest's tmpfs, not on ZFS.
         let dir = PathBuf::from("/tmp/fixtures").join(test);
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("dataset.key");
+        std::fs::write(&key, "5a".repeat(32)).unwrap();
+        let keylocation = format!("file://{}", key.display());
+        let dataset = pool_root.child(test).unwrap();
+        let encrypted = [
+            ("encryption", "aes-256-gcm"),
+            ("keyformat", "hex"),
+            ("keylocation", keylocation.as_str()),
+        ];
+        let options = CreateOptions {
+            parents: false,
+            properties: &encrypted,
+        };
+        zfs.create(&dataset, &options)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let zones = dataset.child("zones").unwrap();
+        zfs.create(&zones, &CreateOptions::default()).unwrap();
+        let mountpoint = pool_mount.join(test);
         let f = Fixture {
             dataset,
             mountpoint,
@@ -122,6 +137,7 @@ impl Fixture {
         );
         write(&s.join("lib/svc/method/net"), b"#!/bin/sh\n", 0o555);
         write(&s.join("sbin/init"), b"\x7fELF init", 0o755);
+        write(&s.join("etc/default/init"), b"TZ=UTC\n", 0o644);
         symlink("hello", s.join("usr/bin/hi")).unwrap();
     }
 
@@ -161,11 +177,21 @@ impl Fixture {
         );
     }
 
-    /// Creates the zonepath dataset of zone `name` (as zoneadm does) and returns its path.
+    /// Creates the zonepath dataset of zone `name` (as zoneadm's
+    /// `create_zfs_zonepath` does: mode 0700) and returns its path.
     pub fn zonepath(&self, name: &str) -> PathBuf {
         let ds = self.zonepath_dataset(name);
         self.zfs.create(&ds, &CreateOptions::default()).unwrap();
-        self.mountpoint.join("zones").join(name)
+        let path = self.mountpoint.join("zones").join(name);
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700)).unwrap();
+        path
+    }
+
+    /// Whether zone `name` is installed on ZFS: its zonepath dataset is a
+    /// clone (of a template, or of another zone).
+    pub fn installed(&self, name: &str) -> bool {
+        let ds = self.zonepath_dataset(name);
+        matches!(self.zfs.get_value((&ds).into(), "origin"), Ok(Some(_)))
     }
 
     /// The zonepath dataset of zone `name`.
@@ -173,18 +199,16 @@ impl Fixture {
         self.dataset.child("zones").unwrap().child(name).unwrap()
     }
 
-    /// The root dataset of zone `name`.
+    /// The dataset of zone `name`: its zonepath dataset, which install
+    /// replaces with a clone of a template.
     pub fn root_dataset(&self, name: &str) -> DatasetName {
-        self.zonepath_dataset(name).child("root").unwrap()
+        self.zonepath_dataset(name)
     }
 
-    /// The templates container for zones of this fixture.
+    /// The templates container for zones of this fixture: in its
+    /// encryption root, the test's own dataset.
     pub fn templates(&self) -> DatasetName {
-        self.dataset
-            .child("zones")
-            .unwrap()
-            .child("omicron1-templates")
-            .unwrap()
+        self.dataset.child("omicron1-templates").unwrap()
     }
 
     /// A command running the installer with this fixture's settings.
@@ -236,7 +260,8 @@ impl Fixture {
     }
 }
 
-/// Creates a 1 GiB file-backed pool named `pool` mounted at `mountpoint`.
+/// Creates a 1 GiB file-backed pool named `pool` mounted at `mountpoint`,
+/// with `overlay=off` (illumos's mount rule) like the suite's pool.
 pub fn make_pool(pool: &DatasetName, mountpoint: &Path) {
     let file = PathBuf::from("/tmp").join(format!("{pool}.img"));
     std::fs::File::create(&file)
@@ -244,7 +269,15 @@ pub fn make_pool(pool: &DatasetName, mountpoint: &Path) {
         .set_len(1 << 30)
         .unwrap();
     let status = Command::new("/usr/sbin/zpool")
-        .args(["create", "-f", "-o", "cachefile=none", "-O"])
+        .args([
+            "create",
+            "-f",
+            "-o",
+            "cachefile=none",
+            "-O",
+            "overlay=off",
+            "-O",
+        ])
         .arg(format!("mountpoint={}", mountpoint.display()))
         .arg(pool.as_str())
         .arg(&file)

@@ -6,6 +6,9 @@
 //! to run them: they are never skipped.
 
 pub mod fixture;
+pub mod sled_agent;
+pub mod stop;
+pub mod zoneadm;
 
 use std::path::PathBuf;
 

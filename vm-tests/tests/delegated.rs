@@ -676,7 +676,7 @@ fn install_and_verify_cfg_refuse_a_bad_dataset_then_accept_it_after_setup() {
         );
     }
     assert!(err.contains(&format!("fix: zfs unmount {ds}")), "{err}");
-    assert!(!exists(&f, &f.root_dataset("z1")), "no zone root");
+    assert!(!f.installed("z1"), "no zone root");
     assert!(
         !exists(&f, &f.templates()),
         "nothing made: the check runs first"
@@ -699,7 +699,7 @@ fn install_and_verify_cfg_refuse_a_bad_dataset_then_accept_it_after_setup() {
         out.contains(&format!("checking delegated datasets: {ds}")),
         "{out}"
     );
-    assert!(exists(&f, &f.root_dataset("z1")));
+    assert!(f.installed("z1"));
     assert_set_up(&f, &ds);
 
     // A cosmetic rule only warns (install shares this check with verify_cfg).
@@ -723,7 +723,7 @@ fn install_and_verify_cfg_refuse_a_bad_dataset_then_accept_it_after_setup() {
         "{}",
         stderr(&out)
     );
-    assert!(!exists(&f, &f.root_dataset("z2")));
+    assert!(!f.installed("z2"));
     let out = verify();
     assert_eq!(out.status.code(), Some(254));
     assert!(
@@ -752,5 +752,5 @@ fn install_and_verify_cfg_refuse_a_bad_dataset_then_accept_it_after_setup() {
         "{}",
         stderr(&out)
     );
-    assert!(!exists(&f, &f.root_dataset("z3")));
+    assert!(!f.installed("z3"));
 }

@@ -455,9 +455,10 @@ fn run_case(ctx: &Ctx, case: &Case, template: &DatasetName, state: &[String]) {
                 let found = fragment.split('|').any(|alt| stderr.contains(alt));
                 assert!(found, "{zone}: wanted {fragment:?} in {stderr}");
             }
+            assert!(!f.installed(zone), "{zone}: no zone is left");
             assert!(
-                !f.zfs.exists((&root_ds).into()).unwrap(),
-                "{zone}: no zone root dataset is left"
+                f.zfs.exists((&root_ds).into()).unwrap(),
+                "{zone}: the empty zonepath dataset is back"
             );
             let left = names(&zonepath);
             assert!(

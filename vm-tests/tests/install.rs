@@ -77,15 +77,27 @@ fn install_clones_the_template_and_applies_layers_in_order() {
     }
 
     let root_ds = f.root_dataset("z1");
-    let origin = prop(&f, &root_ds, "origin").expect("the zone root is a clone");
+    let origin = prop(&f, &root_ds, "origin").expect("the zonepath dataset is a clone");
     assert!(
         origin.starts_with(&format!("{}/t-", f.templates())) && origin.ends_with("@ready"),
         "{origin}"
     );
     assert_eq!(
-        f.zfs.dataset_mounted_at(&zp.join("root")).unwrap(),
-        Some(root_ds.clone())
+        f.zfs.dataset_mounted_at(&zp).unwrap(),
+        Some(root_ds.clone()),
+        "the zone is the zonepath dataset, mounted at the zonepath"
     );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&zp).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700, "the zonepath keeps mode 0700");
+        let mode = std::fs::metadata(zp.join("root"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o755, "the zone root is 0755");
+    }
 
     let root = zp.join("root");
     // Replicated: executables and shared objects link into /system, the rest is copied.
@@ -263,11 +275,8 @@ fn one_template_serves_several_installs_and_uninstall_leaves_it() {
     assert_eq!(template_count(&f), 1);
     let zp = f.mountpoint.join("zones/b");
     ok(&f.hook("b", &zp, &["uninstall", "-F"]));
-    assert!(!f.zfs.exists((&f.root_dataset("b")).into()).unwrap());
-    assert!(
-        f.zfs.exists((&f.root_dataset("a")).into()).unwrap(),
-        "other zones stay"
-    );
+    assert!(!f.installed("b"));
+    assert!(f.installed("a"), "other zones stay");
     assert_eq!(template_count(&f), 1, "uninstall leaves a current template");
     // Uninstalling again has nothing to do and succeeds.
     ok(&f.hook("b", &zp, &["uninstall"]));
@@ -341,11 +350,12 @@ fn a_failed_install_rolls_back_and_exits_254() {
         "names the image: {stderr}"
     );
     assert!(stderr.contains("escape"), "names the entry: {stderr}");
+    assert!(!f.installed("z1"), "no zone is left");
     assert!(
-        !f.zfs.exists((&f.root_dataset("z1")).into()).unwrap(),
-        "no zone root is left"
+        f.zfs.exists((&f.root_dataset("z1")).into()).unwrap(),
+        "the empty zonepath dataset is back"
     );
-    assert!(!zp.join("root/opt").exists(), "no files are left");
+    assert!(!zp.join("root").exists(), "no files are left");
     assert!(!Path::new("/tmp/tp/inst_fail/escape").exists());
     // The template is intact and still clones.
     assert_eq!(template_count(&f), 1);
@@ -355,7 +365,7 @@ fn a_failed_install_rolls_back_and_exits_254() {
     let zp2 = f.zonepath("z2");
     let out = f.hook("z2", &zp2, &["install", "/nonexistent/image.tar.gz"]);
     assert_eq!(out.status.code(), Some(254));
-    assert!(!f.zfs.exists((&f.root_dataset("z2")).into()).unwrap());
+    assert!(!f.installed("z2"));
 }
 
 #[test]
@@ -365,7 +375,9 @@ fn clone_hook_makes_an_o1_clone_of_the_source_root() {
     let src = f.zonepath("src");
     ok(&f.hook("src", &src, &["install", image.to_str().unwrap()]));
     f.write_zone_config("src", &src, "");
-    let dst = f.zonepath("dst");
+    // zoneadm makes a clone's zonepath a folder only; the hook makes the dataset.
+    let dst = f.mountpoint.join("zones/dst");
+    std::fs::create_dir_all(&dst).unwrap();
     ok(&f.hook("dst", &dst, &["clone", "src"]));
     let dst_root = f.root_dataset("dst");
     let origin = prop(&f, &dst_root, "origin").unwrap();
@@ -406,6 +418,17 @@ fn a_zonepath_not_on_zfs_falls_back_to_copying() {
         b"baseline motd\n"
     );
     assert!(std::fs::read_link(root.join("sbin/init")).is_ok());
+    assert_eq!(
+        std::fs::read(root.join("etc/default/init")).unwrap(),
+        b"TZ=UTC\n",
+        "the global zone's etc/default/init is copied in"
+    );
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let meta = std::fs::metadata(&root).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o755, "root is 0755");
+        assert_eq!((meta.uid(), meta.gid()), (0, 0), "owned by root");
+    }
     assert_eq!(template_count(&f), 0, "no template for a copied zone");
     ok(&f.hook("plain", &zp, &["uninstall", "-F"]));
     assert!(!root.exists());
@@ -451,15 +474,11 @@ fn zones_under_an_encrypted_parent_stay_encrypted() {
     let zp = f.mountpoint.join("crypt/zone/z1");
     let image = simple_layer(&f, "app", &[Entry::File("opt/app", b"app\n", 0o644)]);
     ok(&f.hook("z1", &zp, &["install", image.to_str().unwrap()]));
-    let root = zpds.child("root").unwrap();
+    let root = zpds.clone();
     assert_ne!(
         prop(&f, &root, "encryption").as_deref(),
         Some("off"),
-        "the zone root is encrypted"
-    );
-    assert_eq!(
-        prop(&f, &root, "encryptionroot"),
-        prop(&f, &zpds, "encryptionroot")
+        "the zone is encrypted"
     );
     assert_eq!(
         prop(&f, &root, "encryptionroot").as_deref(),
@@ -467,8 +486,8 @@ fn zones_under_an_encrypted_parent_stay_encrypted() {
     );
     let origin = prop(&f, &root, "origin").unwrap();
     assert!(
-        origin.starts_with(&format!("{zone_parent}/omicron1-templates/")),
-        "{origin}"
+        origin.starts_with(&format!("{crypt}/omicron1-templates/")),
+        "templates at the encryption root, not beside the zones: {origin}"
     );
 }
 
@@ -494,10 +513,7 @@ fn hooks_accept_what_zoneadm_passes() {
     ok(&f.hook("z1", &zp, &["poststatechange", "5", "1"]));
     ok(&f.hook("z1", &zp, &["detach"]));
     ok(&f.hook("z1", &zp, &["attach", "-F"]));
-    assert!(
-        f.zfs.exists((&f.root_dataset("z1")).into()).unwrap(),
-        "detach/attach keep the root"
-    );
+    assert!(f.installed("z1"), "detach/attach keep the zone");
     // verify_cfg gets only a file.
     let xml = f.dir.join("z1.xml");
     f.write_zone_config("z1", &zp, "");
@@ -584,9 +600,10 @@ fn a_signal_during_unpack_rolls_back() {
             String::from_utf8_lossy(&out.stderr).contains("interrupted"),
             "{signal}"
         );
+        assert!(!f.installed(&zone), "{signal}: the zone is destroyed");
         assert!(
-            !f.zfs.exists((&f.root_dataset(&zone)).into()).unwrap(),
-            "{signal}: root destroyed"
+            f.zfs.exists((&f.root_dataset(&zone)).into()).unwrap(),
+            "{signal}: the empty zonepath dataset is back"
         );
     }
     assert_eq!(template_count(&f), 1, "the template is untouched");

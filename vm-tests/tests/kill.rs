@@ -16,10 +16,12 @@
 //! - a build killed just after its snapshot left a complete template, which
 //!   the next install uses as it is;
 //! - the build lock dies with its holder;
-//! - an install killed before the clone leaves nothing; one killed after it
-//!   (before or during the unpack of its layers, or before recording them)
-//!   leaves a zone root marked `omicron1:state=installing`, which a new
-//!   install refuses to touch, `uninstall -F` removes, and a reinstall replaces;
+//! - an install killed at any step of the swap of the zonepath dataset —
+//!   before it, after the empty dataset is destroyed, after the clone, during
+//!   the unpack of its layers, before recording them — is recovered from both
+//!   by `uninstall -F` (which puts back the empty zonepath dataset with its
+//!   local properties, mode and owner) and by the next install (which does
+//!   the same, then installs);
 //! - the template is not changed by any of it.
 
 use std::fs::File;
@@ -265,7 +267,7 @@ fn killed_template_builds_are_never_cloned() {
             .unwrap();
         }
         stopped.kill();
-        assert!(!exists(&f, &f.root_dataset(&zone)), "{point}: no zone root");
+        assert!(!f.installed(&zone), "{point}: no zone");
         assert!(
             exists(&f, &template),
             "{point}: the half-built template is left"
@@ -311,7 +313,8 @@ fn killed_template_builds_are_never_cloned() {
         let root = zp.join("root");
         for i in 0..points.len() {
             assert!(
-                !root.join(format!("poison-{i}")).exists(),
+                !zp.join(format!("poison-{i}")).exists()
+                    && !root.join(format!("poison-{i}")).exists(),
                 "{zone}: poison-{i} from a killed build"
             );
         }
@@ -370,7 +373,7 @@ fn killed_template_builds_are_never_cloned() {
         "{out}"
     );
     assert!(
-        !wzp.join("root/poison-w").exists(),
+        !wzp.join("poison-w").exists(),
         "the waiter did not clone the killed build"
     );
     assert_eq!(
@@ -380,7 +383,7 @@ fn killed_template_builds_are_never_cloned() {
     let origin = get(&f, &f.root_dataset("w-waiter"), "origin").unwrap();
     assert_eq!(origin, ready(&second).to_string());
     assert_ne!(get(&f, &second, "guid"), None);
-    assert!(!exists(&f, &f.root_dataset("w-builder")));
+    assert!(!f.installed("w-builder"));
 }
 
 /// Identity and size of the template: unchanged by any install.
@@ -396,105 +399,130 @@ fn template_state(f: &Fixture) -> Vec<Option<String>> {
     out
 }
 
+/// The zonepath dataset as zoneadm (or sled-agent) made it, with a local
+/// property of its own to be kept.
+fn zonepath_with_uuid(f: &Fixture, zone: &str) -> PathBuf {
+    let zp = f.zonepath(zone);
+    let ds = f.zonepath_dataset(zone);
+    f.zfs
+        .set((&ds).into(), &[("oxide:uuid", &format!("uuid-{zone}"))])
+        .unwrap();
+    zp
+}
+
+/// The zonepath dataset is back as it was before the install: no clone, not
+/// a zone, its own property, mounted at the zonepath, mode 0700, empty.
+fn assert_restored(f: &Fixture, zone: &str, zp: &Path, what: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let ds = f.zonepath_dataset(zone);
+    assert!(exists(f, &ds), "{what}: {ds} is back");
+    assert_eq!(get(f, &ds, "origin"), None, "{what}: not a clone");
+    assert_eq!(get(f, &ds, "omicron1:kind"), None, "{what}: not a zone");
+    assert_eq!(
+        get(f, &ds, "oxide:uuid"),
+        Some(format!("uuid-{zone}")),
+        "{what}: its local property"
+    );
+    assert_eq!(get(f, &ds, "mounted").as_deref(), Some("yes"), "{what}");
+    assert_eq!(
+        f.zfs.dataset_mounted_at(zp).unwrap(),
+        Some(ds.clone()),
+        "{what}: at the zonepath"
+    );
+    let mode = std::fs::metadata(zp).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{what}");
+    let entries: Vec<_> = std::fs::read_dir(zp)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert!(entries.is_empty(), "{what}: empty: {entries:?}");
+    assert!(
+        !f.run_dir.join("swaps").join(zone).exists(),
+        "{what}: no swap record is left"
+    );
+}
+
 #[test]
-fn killed_installs_leave_an_incomplete_zone_that_uninstall_cleans() {
+fn an_install_killed_at_any_step_of_the_swap_is_recovered_by_uninstall_and_by_install() {
     let f = Fixture::new("kill_install");
     let img = image(&f, "app", 8);
     let zp = f.zonepath("warm");
     ok(&f, "warm", &zp, &img);
     let before = template_state(&f);
-    let installing = Some("installing".to_string());
     let installed = Some("installed".to_string());
 
-    // Before the clone: nothing is left, and the zone simply installs.
-    let zp = f.zonepath("k-before-clone");
-    let s = install_until(&f, "k-before-clone", &zp, &img, "before-clone", &[]);
-    s.kill();
-    let root = f.root_dataset("k-before-clone");
-    assert!(!exists(&f, &root));
-    ok(&f, "k-before-clone", &zp, &img);
-    assert_eq!(get(&f, &root, "omicron1:state"), installed);
-
-    // After the clone, during the unpack (tar entries: oxide.json, then
-    // opt/f0.. — stopping before entry 5 means f0-f2 are in), and before
-    // recording: an incomplete zone root.
-    // Zone, stop point, and what the zone root holds there.
-    type Case = (&'static str, &'static str, fn(&Path));
-    let cases: [Case; 3] = [
-        ("k-after-clone", "after-clone", |root| {
-            assert!(!root.join("opt").exists(), "nothing unpacked yet");
+    // Each step of the swap, what the zonepath dataset is when the install
+    // stops there (tar entries: oxide.json, then opt/f0.. — stopping before
+    // entry 5 means f0-f2 are in).
+    type Check = fn(&Fixture, &str, &Path);
+    let points: [(&str, &str, Check); 5] = [
+        ("bc", "before-clone", |f, zone, zp| {
+            assert!(!f.installed(zone), "the empty dataset is still there");
+            assert!(zp.is_dir());
+        }),
+        ("ad", "after-destroy", |f, zone, _| {
+            assert!(!exists(f, &f.zonepath_dataset(zone)), "destroyed");
             assert!(
-                root.join("etc/motd").exists(),
-                "the template's files are there"
+                f.run_dir.join("swaps").join(zone).is_file(),
+                "what it was is recorded"
             );
         }),
-        ("k-unpack", "unpack-entry:layer#5", |root| {
-            for i in 0..3 {
-                assert!(root.join(format!("opt/f{i}")).exists(), "f{i} is unpacked");
-            }
-            for i in 3..8 {
-                assert!(
-                    !root.join(format!("opt/f{i}")).exists(),
-                    "f{i} is not unpacked yet"
-                );
-            }
+        ("ac", "after-clone", |f, zone, zp| {
+            assert!(f.installed(zone), "the clone is in its place");
+            let ds = f.zonepath_dataset(zone);
+            assert_eq!(get(f, &ds, "omicron1:state").as_deref(), Some("installing"));
+            assert_eq!(get(f, &ds, "oxide:uuid"), Some(format!("uuid-{zone}")));
+            assert!(!zp.join("root/opt").exists(), "nothing unpacked yet");
+            assert!(zp.join("root/etc/motd").exists(), "the template's files");
         }),
-        ("k-before-record", "before-record", |root| {
-            for i in 0..8 {
-                assert!(root.join(format!("opt/f{i}")).exists(), "f{i}");
+        ("un", "unpack-entry:layer#5", |_, _, zp| {
+            for i in 0..3 {
+                assert!(zp.join(format!("root/opt/f{i}")).exists(), "f{i}");
             }
+            assert!(!zp.join("root/opt/f3").exists());
+        }),
+        ("br", "before-record", |f, zone, zp| {
+            assert!(zp.join("root/opt/f7").exists());
+            let ds = f.zonepath_dataset(zone);
+            assert_eq!(get(f, &ds, "omicron1:images"), None, "nothing recorded");
         }),
     ];
-    for (zone, point, while_stopped) in cases {
-        let zp = f.zonepath(zone);
-        let root = f.root_dataset(zone);
-        let s = install_until(&f, zone, &zp, &img, point, &[]);
-        assert!(exists(&f, &root), "{point}");
-        assert_eq!(get(&f, &root, "omicron1:state"), installing, "{point}");
-        while_stopped(&zp.join("root"));
-        s.kill();
-        // What zoneadm would show as incomplete.
-        assert_eq!(get(&f, &root, "omicron1:state"), installing, "{point}");
-        assert_eq!(
-            get(&f, &root, "omicron1:images"),
-            None,
-            "{point}: nothing recorded"
-        );
-        let guid = get(&f, &root, "guid");
-        // A new install refuses the leftover and leaves it alone.
-        let out = f.hook(zone, &zp, &["install", img.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(254), "{point}");
-        assert!(
-            String::from_utf8_lossy(&out.stderr).contains("uninstall -F"),
-            "{point}: says what to do"
-        );
-        assert_eq!(
-            get(&f, &root, "guid"),
-            guid,
-            "{point}: the leftover is untouched"
-        );
-        // uninstall -F removes it; then the zone installs.
-        let out = f.hook(zone, &zp, &["uninstall", "-F"]);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{point}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(!exists(&f, &root), "{point}");
-        ok(&f, zone, &zp, &img);
-        assert_eq!(get(&f, &root, "omicron1:state"), installed, "{point}");
-        assert_eq!(
-            get(&f, &root, "omicron1:images").as_deref(),
-            Some("1"),
-            "{point}"
-        );
-        assert_eq!(
-            std::fs::read(zp.join("root/opt/f7")).unwrap(),
-            b"data\n",
-            "{point}"
-        );
-        assert_ne!(get(&f, &root, "guid"), guid, "{point}: a new root");
+    for (short, point, while_stopped) in points {
+        for recovery in ["uninstall", "install"] {
+            let zone = format!("k-{short}-{recovery}");
+            let zp = zonepath_with_uuid(&f, &zone);
+            let what = format!("killed at {point}, then {recovery}");
+            let s = install_until(&f, &zone, &zp, &img, point, &[]);
+            while_stopped(&f, &zone, &zp);
+            s.kill();
+            if recovery == "uninstall" {
+                // zoneadm leaves a killed install incomplete: uninstall -F.
+                let out = f.hook(&zone, &zp, &["uninstall", "-F"]);
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "{what}: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+                assert_restored(&f, &zone, &zp, &what);
+            }
+            ok(&f, &zone, &zp, &img);
+            let ds = f.zonepath_dataset(&zone);
+            assert!(f.installed(&zone), "{what}");
+            assert_eq!(get(&f, &ds, "omicron1:state"), installed, "{what}");
+            assert_eq!(get(&f, &ds, "omicron1:images").as_deref(), Some("1"));
+            assert_eq!(
+                get(&f, &ds, "oxide:uuid"),
+                Some(format!("uuid-{zone}")),
+                "{what}: the zone kept the zonepath dataset's property"
+            );
+            assert_eq!(std::fs::read(zp.join("root/opt/f7")).unwrap(), b"data\n");
+            // And the zone uninstalls back to the empty dataset.
+            let out = f.hook(&zone, &zp, &["uninstall", "-F"]);
+            assert_eq!(out.status.code(), Some(0), "{what}");
+            assert_restored(&f, &zone, &zp, &format!("{what}, uninstalled"));
+        }
     }
     assert_eq!(template_state(&f), before, "the template is unchanged");
 }

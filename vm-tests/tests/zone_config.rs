@@ -66,10 +66,7 @@ fn install_refuses_a_broken_zone_configuration_before_making_anything() {
             "{zone}: names the file: {stderr}"
         );
         assert!(stderr.contains(want), "{zone}: wanted {want:?}: {stderr}");
-        assert!(
-            !f.zfs.exists((&f.root_dataset(zone)).into()).unwrap(),
-            "{zone}: no zone root"
-        );
+        assert!(!f.installed(zone), "{zone}: no zone root");
         assert!(
             !f.zfs.exists((&f.templates()).into()).unwrap(),
             "{zone}: not even a template"

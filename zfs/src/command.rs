@@ -110,6 +110,22 @@ impl Zfs for CliZfs {
         parse::properties(&out).map_err(|d| parse_err("get", object, d))
     }
 
+    fn local_properties(&self, dataset: &DatasetName) -> Result<Properties> {
+        let mut argv = args([
+            "get",
+            "-H",
+            "-p",
+            "-s",
+            "local",
+            "-o",
+            "property,value,source",
+            "all",
+        ]);
+        argv.push(dataset.as_str().into());
+        let out = self.zfs("get", dataset, argv)?;
+        parse::properties(&out).map_err(|d| parse_err("get", dataset, d))
+    }
+
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {
         let mut argv = args(["set"]);
         argv.extend(

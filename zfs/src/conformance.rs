@@ -101,6 +101,18 @@ pub fn create_and_properties(zfs: &dyn Zfs, s: &Scratch) {
         Some("2")
     );
     assert!(zfs.children(&s.dataset).unwrap().contains(&ds));
+    let local = zfs.local_properties(&ds).unwrap();
+    assert_eq!(local["omicron1:test"].value.as_deref(), Some("a b\tc"));
+    assert_eq!(local["omicron1:other"].value.as_deref(), Some("2"));
+    assert_eq!(local["canmount"].value.as_deref(), Some("noauto"));
+    assert!(
+        local.values().all(|p| p.source == PropertySource::Local),
+        "only local properties: {local:?}"
+    );
+    assert!(
+        !local.contains_key("mountpoint") && !local.contains_key("omicron1:unset"),
+        "inherited and unset properties are not local: {local:?}"
+    );
 }
 
 /// Create of an existing dataset, of one whose parent is missing, and with `-p`.

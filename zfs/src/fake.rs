@@ -112,7 +112,7 @@ impl FakeZfs {
         std::mem::take(&mut *self.commands.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Makes the next `command` (`"zfs clone"`, `"zfs destroy"`, `"zfs set"`)
+    /// Makes the next `command` (`"zfs create"`, `"zfs clone"`, `"zfs destroy"`, `"zfs set"`)
     /// fail with `kind` and change nothing, as a full pool or a busy dataset
     /// would make it: for tests of what callers do when ZFS fails.
     pub fn fail_next(&self, command: &'static str, kind: ErrorKind) {
@@ -255,6 +255,9 @@ fn fixed(v: &str) -> Property {
 impl Zfs for FakeZfs {
     fn create(&self, dataset: &DatasetName, options: &CreateOptions<'_>) -> Result<()> {
         self.started("zfs create");
+        if let Some(kind) = self.injected("zfs create") {
+            return fail("create", dataset, kind);
+        }
         let mut st = self.lock();
         let name = dataset.as_str();
         if st.datasets.contains_key(name) {
@@ -467,6 +470,25 @@ impl Zfs for FakeZfs {
             }
         }
         Ok(out)
+    }
+
+    fn local_properties(&self, dataset: &DatasetName) -> Result<Properties> {
+        self.started("zfs get");
+        let st = self.lock();
+        let Some(ds) = st.datasets.get(dataset.as_str()) else {
+            return fail("get", dataset, ErrorKind::NotFound);
+        };
+        Ok(ds
+            .local
+            .iter()
+            .map(|(k, v)| {
+                let prop = Property {
+                    value: Some(v.clone()),
+                    source: PropertySource::Local,
+                };
+                (k.clone(), prop)
+            })
+            .collect())
     }
 
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {

@@ -119,6 +119,10 @@ pub trait Zfs: Send + Sync {
     /// Gets the named properties (native or `module:name` user properties).
     fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties>;
 
+    /// Every property set locally on a filesystem (`zfs get -s local all`),
+    /// native and user properties alike: what a copy of it must be given.
+    fn local_properties(&self, dataset: &DatasetName) -> Result<Properties>;
+
     /// Sets properties.
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()>;
 

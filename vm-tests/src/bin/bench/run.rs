@@ -117,6 +117,18 @@ impl Bench {
         }
     }
 
+    /// The pool's templates container: templates live at the encryption root
+    /// of the zones, here (unencrypted) the pool's root dataset.
+    fn templates(&self) -> String {
+        format!("{}/omicron1-templates", self.pool)
+    }
+
+    /// Destroys a parent of zonepath datasets and the templates its zones used.
+    fn destroy_zones(&self, parent: &str) {
+        self.destroy(parent);
+        self.destroy(&self.templates());
+    }
+
     /// Waits until the pool is quiet; with `trim`, hands freed blocks back to the
     /// file the pool lives in.
     fn settle(&self, trim: bool) {
@@ -379,7 +391,7 @@ impl Bench {
                     "tree {label} rep {rep}: template build ({mode}) {:.0} ms, replicating {:.0} ms",
                     took, replicate
                 ));
-                let container = format!("{parent}/omicron1-templates");
+                let container = self.templates();
                 let templates = self.zfs(&[
                     "list",
                     "-Hp",
@@ -397,7 +409,7 @@ impl Bench {
                     referenced.insert(format!("omicron1 {mode}"), json!(bytes));
                 }
                 samples.push(took);
-                self.destroy(&parent);
+                self.destroy_zones(&parent);
                 self.settle(true);
             }
         }
@@ -447,7 +459,7 @@ impl Bench {
     ) -> Value {
         let payload = img["payload_bytes"].as_u64().unwrap();
         let parent = format!("{}/zones", self.top);
-        self.destroy(&parent);
+        self.destroy_zones(&parent);
         self.create(&parent);
         let ds = format!("{parent}/{ZONE}");
         self.create(&ds);
@@ -472,7 +484,7 @@ impl Bench {
                 call.ms
             ));
             sh(ZPOOL, &["sync", &self.pool]);
-            let root = format!("{ds}/root");
+            let root = ds.to_string();
             let used = self.get_bytes(&root, "used");
             let referenced = self.get_bytes(&root, "referenced");
             space.push(json!({"used": used, "referenced": referenced}));
@@ -529,7 +541,7 @@ impl Bench {
         ));
         let copy_uninstall = self.uninstall(&ctx, ZONE, &copy_zonepath);
         self.destroy(&copy_ds);
-        self.destroy(&parent);
+        self.destroy_zones(&parent);
         self.settle(true);
 
         let warm_ms: Vec<f64> = warm.iter().map(|c| c.ms).collect();
@@ -593,7 +605,7 @@ impl Bench {
     fn scale(&mut self, label: &str, src: &Path, image_label: &str, image: &Path) -> Value {
         // In a row: one template, built first; the zones pile up.
         let parent = format!("{}/row", self.top);
-        self.destroy(&parent);
+        self.destroy_zones(&parent);
         self.create(&parent);
         let ctx = self.ctx(src, &format!("row-{label}"), None);
         self.settle(false);
@@ -620,7 +632,7 @@ impl Bench {
         for (zone, zonepath) in &zonepaths {
             row_uninstall.push(self.uninstall(&ctx, zone, zonepath));
         }
-        self.destroy(&parent);
+        self.destroy_zones(&parent);
         self.settle(true);
         let w = self.plan.row_window.min(row.len());
         let first = median(&row[..w]);
@@ -629,7 +641,7 @@ impl Bench {
         // In parallel: N zones race for a template none has built yet, then
         // again once it exists.
         let parent = format!("{}/par", self.top);
-        self.destroy(&parent);
+        self.destroy_zones(&parent);
         self.create(&parent);
         let ctx = self.ctx(src, &format!("par-{label}"), None);
         let mut zonepaths = Vec::new();
@@ -679,7 +691,7 @@ impl Bench {
                 each.push(t["total_ms"].as_f64().unwrap());
             }
             let total = ms(started.elapsed());
-            let container = format!("{parent}/omicron1-templates");
+            let container = self.templates();
             let templates = self
                 .zfs(&["list", "-H", "-o", "name", "-d", "1", &container])
                 .lines()
@@ -705,7 +717,7 @@ impl Bench {
                 "uninstall_median_ms": median(&uninstall),
             }));
         }
-        self.destroy(&parent);
+        self.destroy_zones(&parent);
         self.settle(true);
         json!({
             "tree": label,
