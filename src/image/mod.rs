@@ -19,6 +19,7 @@ pub mod confined;
 pub mod error;
 mod extract;
 mod inflate;
+pub mod limits;
 pub mod meta;
 pub mod path;
 mod stream;
@@ -26,6 +27,7 @@ mod stream;
 use std::path::Path;
 
 pub use error::{EntryError, ImageError};
+pub use limits::Limits;
 pub use meta::{ImageKind, ImageMeta, MetaError};
 pub use path::PathError;
 pub use stream::sha256_file;
@@ -58,19 +60,35 @@ pub struct Unpacked {
 /// those of the archive. On error the zone root may be partly written: the
 /// caller rolls back.
 pub fn unpack(image: &Path, root: &Path, expect: ImageKind) -> Result<Unpacked, ImageError> {
+    unpack_with(image, root, expect, Limits::from_env())
+}
+
+/// [`unpack`] with these limits rather than the environment's.
+pub fn unpack_with(
+    image: &Path,
+    root: &Path,
+    expect: ImageKind,
+    limits: Limits,
+) -> Result<Unpacked, ImageError> {
     let zone = ZoneDir::open(root).map_err(|source| ImageError::Root {
         image: image.to_owned(),
         root: root.to_owned(),
         source,
     })?;
     let mut extractor = Extractor::new(&zone);
-    let summary = read_image(image, Some(expect), &mut extractor)?;
+    let summary = read_image(image, Some(expect), limits, &mut extractor)?;
     extractor
         .finish()
-        .map_err(|(path, problem)| ImageError::Entry {
-            image: image.to_owned(),
-            entry: format!("root{path}"),
-            problem,
+        .map_err(|(path, problem)| match crate::signals::interrupted() {
+            Some(signal) => ImageError::Interrupted {
+                image: image.to_owned(),
+                source: crate::signals::Interrupted(signal),
+            },
+            None => ImageError::Entry {
+                image: image.to_owned(),
+                entry: format!("root{path}"),
+                problem,
+            },
         })?;
     tracing::debug!(
         "unpacked {} ({}, sha256 {}): {} entries, {} bytes",
@@ -103,7 +121,7 @@ pub struct Inspection {
     pub symlinks: u64,
     /// Hard links under `root/`.
     pub hardlinks: u64,
-    /// Bytes of regular file contents.
+    /// Bytes of regular file contents (for sparse files, their data only).
     pub bytes: u64,
     /// Entries that would not be installed: outside `root/`, `root/` itself,
     /// PAX global headers.
@@ -116,7 +134,7 @@ pub struct Inspection {
 /// Any kind of image is accepted; compare [`Inspection::meta`] to what is needed.
 pub fn inspect(image: &Path) -> Result<Inspection, ImageError> {
     let mut counter = Counter::default();
-    let summary = read_image(image, None, &mut counter)?;
+    let summary = read_image(image, None, Limits::from_env(), &mut counter)?;
     Ok(counter.inspection(summary))
 }
 
@@ -127,7 +145,7 @@ pub fn inspect_reader(
     source: impl std::io::Read + Send,
 ) -> Result<Inspection, ImageError> {
     let mut counter = Counter::default();
-    let summary = read_stream(image, source, None, &mut counter)?;
+    let summary = read_stream(image, source, None, Limits::from_env(), &mut counter)?;
     Ok(counter.inspection(summary))
 }
 
@@ -161,13 +179,14 @@ struct Counter {
 impl Visit for Counter {
     fn item(&mut self, item: &Item, data: &mut dyn std::io::Read) -> Result<(), EntryError> {
         match item.kind {
-            ItemKind::File => {
+            ItemKind::File { .. } => {
                 self.files += 1;
-                self.bytes +=
+                let read =
                     std::io::copy(data, &mut std::io::sink()).map_err(|source| EntryError::Io {
                         op: "read its data",
                         source,
                     })?;
+                self.bytes = self.bytes.saturating_add(read);
             }
             ItemKind::Dir => self.dirs += 1,
             ItemKind::Symlink(_) => self.symlinks += 1,
