@@ -300,6 +300,7 @@ fn read_entries(
             problem,
         };
         let entry_type = entry.header().entry_type();
+        check_numbers(entry.header()).map_err(entry_err)?;
         // A sparse entry's map, read from the blocks the tar reader just read.
         let sparse = if entry_type.is_gnu_sparse() {
             Some(
@@ -569,6 +570,55 @@ fn attrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Attrs, EntryError> {
     })
 }
 
+/// Checks the numeric fields of a header where the tar crate would wrap: in
+/// base-256 (first byte's high bit set) it keeps only the low 8 bytes, so a
+/// negative number or one of 2^64 or more would be read as another.
+fn check_numbers(header: &tar::Header) -> Result<(), EntryError> {
+    let old = header.as_old();
+    let mut fields: Vec<(&'static str, &[u8])> = vec![
+        ("mode", &old.mode),
+        ("uid", &old.uid),
+        ("gid", &old.gid),
+        ("size", &old.size),
+        ("mtime", &old.mtime),
+    ];
+    if header.entry_type().is_gnu_sparse() {
+        if let Some(gnu) = header.as_gnu() {
+            fields.push(("sparse file size", &gnu.realsize));
+            for block in &gnu.sparse {
+                fields.push(("sparse map", &block.offset));
+                fields.push(("sparse map", &block.numbytes));
+            }
+        }
+    }
+    for (name, field) in fields {
+        if !number_fits(field) {
+            return Err(EntryError::Header {
+                field: name,
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a base-256 number that is negative or 2^64 or more",
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a numeric header field is octal or a base-256 number from 0 to 2^64 - 1.
+fn number_fits(field: &[u8]) -> bool {
+    match field.first() {
+        Some(&first) if first & 0x80 != 0 => {
+            let high = field.len().saturating_sub(8).max(1);
+            first == 0x80
+                && field
+                    .get(1..high)
+                    .is_some_and(|b| b.iter().all(|b| *b == 0))
+        }
+        _ => true,
+    }
+}
+
 /// Wraps a header read error with the field it was reading.
 fn field(field: &'static str) -> impl Fn(io::Error) -> EntryError {
     move |source| EntryError::Header { field, source }
@@ -830,6 +880,9 @@ impl<R: Read> TapState<R> {
                 return Err(bad("extension blocks do not chain"));
             }
             for b in &block.sparse {
+                if !number_fits(&b.offset) || !number_fits(&b.numbytes) {
+                    return Err(bad("a base-256 number that is negative or 2^64 or more"));
+                }
                 add(b)?;
             }
         }
