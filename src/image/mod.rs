@@ -9,7 +9,10 @@
 //! are refused, and the whole file is read and its digest taken in one pass
 //! that fails on any corruption (`stream`); `extract` applies each entry.
 //! Whatever the archive holds, nothing outside the zone root is created,
-//! changed or removed.
+//! changed or removed, and the work it causes is bounded: bytes written
+//! ([`limits`]), sparse files as holes, symbolic links followed and depth
+//! ([`confined`]), memory (nothing kept per entry), descriptors, and a signal
+//! stops it inside an entry.
 //!
 //! This module knows a directory, not ZFS: rolling back a failed unpack is the
 //! caller's job (it destroys the clone), which is why an error part way through
@@ -57,8 +60,9 @@ pub struct Unpacked {
 /// link or hard link replaces a non-directory; a directory is kept and updated,
 /// and a symbolic link to a directory is kept; replacing a directory with
 /// anything else, or a file with a directory, is an error); owners, modes (setuid included) and times are
-/// those of the archive. On error the zone root may be partly written: the
-/// caller rolls back.
+/// those of the archive. The bound on bytes written is the environment's
+/// (see [`Limits::from_env`]). On error the zone root may be partly written:
+/// the caller rolls back.
 pub fn unpack(image: &Path, root: &Path, expect: ImageKind) -> Result<Unpacked, ImageError> {
     unpack_with(image, root, expect, Limits::from_env())
 }

@@ -1052,6 +1052,32 @@ mod tests {
         assert_eq!(parse_pax_time(""), None);
     }
 
+    /// Finding (red team, issue 11): the most negative PAX time with a
+    /// fraction wrapped to the largest in release builds (a year-2446 mtime on
+    /// ext4) and panicked in debug ones. It is now not a time at all.
+    #[test]
+    fn regression_extreme_pax_times_do_not_wrap() {
+        assert_eq!(parse_pax_time("-9223372036854775808.5"), None);
+        assert_eq!(parse_pax_time("-9223372036854775808"), Some((i64::MIN, 0)));
+        assert_eq!(parse_pax_time("9223372036854775808"), None);
+    }
+
+    #[test]
+    fn base256_numbers_that_would_wrap_are_refused() {
+        let octal = *b"00000001750\0";
+        assert!(number_fits(&octal));
+        let mut b = [0u8; 12];
+        b[0] = 0x80;
+        b[4] = 0xff;
+        assert!(number_fits(&b), "2^64 - something fits");
+        b[3] = 1;
+        assert!(!number_fits(&b), "2^64 or more");
+        assert!(!number_fits(&[0xff; 12]), "negative");
+        assert!(!number_fits(&[0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        assert!(number_fits(&[0x80, 0, 0, 0, 0, 0, 0, 1]), "8-byte field");
+        assert!(!number_fits(&[0xff, 0, 0, 0, 0, 0, 0, 1]));
+    }
+
     #[test]
     fn sha256_of_a_file() {
         let tmp = tempfile::NamedTempFile::new().unwrap();
