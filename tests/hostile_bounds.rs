@@ -1130,3 +1130,50 @@ fn doubtful_entries_are_refused_clearly() {
         assert!(image::inspect(p).is_err());
     }
 }
+
+/// Directory times are set as the extraction leaves each directory, also
+/// for a path 1 000 deep (in linear time) and through a symbolic link to a
+/// directory (where `..` is not the way back).
+#[test]
+fn directory_times_are_set_when_leaving_deep_paths() {
+    let mut f = Fixture::new();
+    let mut i = Img::layer();
+    let mut p = String::from("root/");
+    for n in 0..1000 {
+        p.push_str(&format!("{}/", n % 10));
+        let mut h = header(EntryType::Directory, 0, 0o755);
+        h.set_mtime(1_000_000 + n);
+        h.set_path(&p).unwrap_or_else(|_| {
+            i.entry(EntryType::Directory, p.as_bytes(), b"", b"");
+        });
+        if p.len() <= 100 {
+            h.set_cksum();
+            i.b.append(&h, &b""[..]).unwrap();
+        }
+    }
+    i.dir("root/a/b/");
+    i.symlink("root/l", "a/b");
+    let mut h = header(EntryType::Directory, 0, 0o755);
+    h.set_mtime(777);
+    h.set_path("root/l/x/").unwrap();
+    h.set_cksum();
+    i.b.append(&h, &b""[..]).unwrap();
+    h.set_mtime(888);
+    h.set_path("root/l/x/y/").unwrap();
+    h.set_cksum();
+    i.b.append(&h, &b""[..]).unwrap();
+    i.file("root/other", b"leave them");
+    timed("1 000 listed directories", Duration::from_secs(5), || {
+        f.unpack(&i.gz()).unwrap()
+    });
+    for n in 0..30u64 {
+        let rel: String = (0..=n).map(|k| format!("{}/", k % 10)).collect();
+        assert_eq!(
+            fs::metadata(f.z(&rel)).unwrap().mtime(),
+            1_000_000 + n as i64,
+            "{rel}"
+        );
+    }
+    assert_eq!(fs::metadata(f.z("a/b/x")).unwrap().mtime(), 777);
+    assert_eq!(fs::metadata(f.z("a/b/x/y")).unwrap().mtime(), 888);
+}

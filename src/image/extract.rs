@@ -12,8 +12,10 @@
 //! ("Symlink to a directory" is judged inside the zone, like every link.)
 //!
 //! Archives list a directory's entries together, so the last parent directory
-//! resolved is kept open and reused by the next entry with the same parent:
-//! resolving walks every component from the zone root, two system calls each.
+//! resolved is kept open and reused by the next entry with the same parent,
+//! and so is the last directory made (the parent of the next entry when the
+//! archive goes down a level): resolving walks every component from the zone
+//! root, two system calls each.
 //! Only removing something can change what a path resolves to (the extractor
 //! never moves or removes a directory, and a new entry cannot sit where a
 //! resolved component already is), so an entry that removed anything, or made
@@ -57,6 +59,9 @@ pub struct Extractor<'z> {
     open: Vec<(Vec<u8>, Option<Attrs>)>,
     /// The last parent directory resolved, by its components (see the module doc).
     parent: Option<(Vec<Vec<u8>>, OwnedFd)>,
+    /// The last directory an entry made or updated, by its components: the
+    /// parent of the next entry when the archive goes down a level.
+    last_dir: Option<(Vec<Vec<u8>>, OwnedFd)>,
     /// Copy buffer for file contents.
     buf: Vec<u8>,
     /// Entries installed.
@@ -72,6 +77,7 @@ impl<'z> Extractor<'z> {
             zone,
             open: Vec::new(),
             parent: None,
+            last_dir: None,
             buf: vec![0; BUFFER_SIZE],
             entries: 0,
             bytes: 0,
@@ -87,15 +93,50 @@ impl<'z> Extractor<'z> {
     /// Leaves the open directories below the first `keep`, innermost first,
     /// setting the times of those the archive listed.
     fn leave_to(&mut self, keep: usize) -> Result<(), (String, EntryError)> {
+        // The directory holding the one being left, once resolved; the next
+        // one up is reached from it by `..` where that is the same directory
+        // (so leaving a deep path is linear in its depth, not quadratic).
+        let mut holder: Option<OwnedFd> = None;
         while self.open.len() > keep {
             let depth = self.open.len() - 1;
             if let Some(attrs) = self.open[depth].1 {
-                self.set_dir_time(depth, &attrs)
+                let parent = match holder.take() {
+                    Some(fd) => fd,
+                    None => self
+                        .resolve_open(depth)
+                        .map_err(|e| (self.open_path(depth + 1), e))?,
+                };
+                self.set_dir_time(&parent, depth, &attrs)
                     .map_err(|e| (self.open_path(depth + 1), e))?;
+                holder = Some(parent);
             }
+            holder = holder.and_then(|fd| self.up(fd, depth));
             self.open.pop();
         }
         Ok(())
+    }
+
+    /// Given `fd`, the directory holding the open directory at `depth`, the
+    /// one holding the open directory at `depth - 1`: its `..`, checked to
+    /// hold that directory under its name (it does unless a symbolic link was
+    /// followed on the way); `None` to resolve it afresh.
+    fn up(&self, fd: OwnedFd, depth: usize) -> Option<OwnedFd> {
+        // At the top, the zone root: resolved (never `..` from it).
+        if depth < 2 {
+            return None;
+        }
+        let up = open_dir(fd.as_raw_fd(), OsStr::new("..")).ok()?;
+        let name = OsStr::from_bytes(&self.open[depth - 1].0);
+        let there = lookup(&up, name).ok()??;
+        let here = nix::sys::stat::fstat(fd.as_raw_fd()).ok()?;
+        (FileKind::of(&there) == FileKind::Dir && same_inode(&there, &here)).then_some(up)
+    }
+
+    /// Resolves the first `n` open directories.
+    fn resolve_open(&self, n: usize) -> Result<OwnedFd, EntryError> {
+        crate::signals::check()?;
+        let parents: Vec<Vec<u8>> = self.open[..n].iter().map(|(c, _)| c.clone()).collect();
+        Ok(self.zone.resolve_dir(&parents, Missing::Fail)?)
     }
 
     /// The path of the first `n` open directories, as the zone sees it.
@@ -106,14 +147,17 @@ impl<'z> Extractor<'z> {
             .collect()
     }
 
-    /// Sets the time of the open directory at `depth` (if it is still a
-    /// directory: a symbolic link kept in its place is not followed).
-    fn set_dir_time(&self, depth: usize, attrs: &Attrs) -> Result<(), EntryError> {
+    /// Sets the time of the open directory at `depth`, in `parent` (if it is
+    /// still a directory: a symbolic link kept in its place is not followed).
+    fn set_dir_time(
+        &self,
+        parent: &OwnedFd,
+        depth: usize,
+        attrs: &Attrs,
+    ) -> Result<(), EntryError> {
         crate::signals::check()?;
-        let parents: Vec<Vec<u8>> = self.open[..depth].iter().map(|(c, _)| c.clone()).collect();
-        let parent = self.zone.resolve_dir(&parents, Missing::Fail)?;
         let name = OsStr::from_bytes(&self.open[depth].0);
-        let found = lookup(&parent, name).map_err(|e| EntryError::sys("look at it", e))?;
+        let found = lookup(parent, name).map_err(|e| EntryError::sys("look at it", e))?;
         if found.as_ref().map(FileKind::of) == Some(FileKind::Dir) {
             let t = mtime(attrs);
             utimensat(
@@ -230,14 +274,14 @@ impl<'z> Extractor<'z> {
     }
 
     /// Creates or updates a directory; whether a symbolic link was removed to
-    /// make room for it, and whether it is a directory the image may set
-    /// (not a symbolic link to one, kept).
+    /// make room for it, and the directory if the image may set it (not a
+    /// symbolic link to one, kept).
     fn dir(
         &mut self,
         parent: &OwnedFd,
         name: &OsStr,
         item: &Item,
-    ) -> Result<(bool, bool), EntryError> {
+    ) -> Result<(bool, Option<OwnedFd>), EntryError> {
         let found =
             lookup(parent, name).map_err(|e| EntryError::sys("look at what is there", e))?;
         let mut replaced = false;
@@ -249,7 +293,7 @@ impl<'z> Extractor<'z> {
                     // A link to a directory (`/bin -> usr/bin`) stays, and nothing
                     // is changed through it: the image describes the directory
                     // it expected, not the one the link leads to.
-                    Ok(_) => return Ok((false, false)),
+                    Ok(_) => return Ok((false, None)),
                     Err(
                         ResolveError::NotFound { .. }
                         | ResolveError::NotADirectory { .. }
@@ -272,7 +316,7 @@ impl<'z> Extractor<'z> {
         }
         let fd = open_dir(parent.as_raw_fd(), name).map_err(EntryError::from)?;
         set_owner_and_mode(fd.as_raw_fd(), &item.attrs)?;
-        Ok((replaced, true))
+        Ok((replaced, Some(fd)))
     }
 
     fn hard_link(
@@ -354,8 +398,12 @@ impl Visit for Extractor<'_> {
             _ => parent_path,
         })?;
         // A hit keeps the cached key: only a miss copies the components.
-        let (key, parent) = match self.parent.take() {
-            Some((path, fd)) if path == parent_path => (path, fd),
+        let (key, parent) = match (self.parent.take(), self.last_dir.take()) {
+            (Some((path, fd)), last_dir) if path == parent_path => {
+                self.last_dir = last_dir;
+                (path, fd)
+            }
+            (_, Some((path, fd))) if path == parent_path => (path, fd),
             _ => (
                 parent_path.to_vec(),
                 self.zone.resolve_dir(parent_path, Missing::Create)?,
@@ -367,11 +415,14 @@ impl Visit for Extractor<'_> {
                 !self.file(&parent, name, &item.attrs, sparse.as_ref(), data)?
             }
             ItemKind::Dir => {
-                let (replaced, settable) = self.dir(&parent, name, item)?;
-                if settable {
+                let (replaced, dir) = self.dir(&parent, name, item)?;
+                if let Some(dir) = dir {
                     // A directory listed twice gets the time of its last entry.
                     if let Some(last) = self.open.last_mut() {
                         last.1 = Some(item.attrs);
+                    }
+                    if !replaced {
+                        self.last_dir = Some((item.path.components().to_vec(), dir));
                     }
                 }
                 !replaced
@@ -387,6 +438,8 @@ impl Visit for Extractor<'_> {
         };
         if keep_parent {
             self.parent = Some((key, parent));
+        } else {
+            self.last_dir = None;
         }
         self.entries += 1;
         Ok(())

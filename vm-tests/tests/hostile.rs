@@ -1859,14 +1859,15 @@ fn hostile_resource_bounds() {
 
 // --- Signals, memory and descriptors of a running install -------------------
 
-/// Starts `install` of `image` for `zone` with `setup` applied to the command.
+/// Starts `install` of `image` for `zone` (whose zonepath dataset exists)
+/// with `setup` applied to the command.
 fn spawn_install(
     ctx: &Ctx,
     zone: &str,
     image: &Path,
     setup: impl FnOnce(&mut Command),
 ) -> std::process::Child {
-    let zonepath = ctx.f.zonepath(zone);
+    let zonepath = ctx.f.mountpoint.join("zones").join(zone);
     let mut cmd = ctx.f.command();
     cmd.arg("-z")
         .arg(zone)
@@ -2008,6 +2009,7 @@ fn hostile_signals_inside_an_entry() {
         );
         build(&mut i);
         i.into_inner().unwrap().finish().unwrap();
+        ctx.f.zonepath(zone);
         let before = ctx.outside();
         let mut child = spawn_install(&ctx, zone, &image, |_| {});
         let root = ctx.f.mountpoint.join("zones").join(zone).join("root");
@@ -2050,15 +2052,18 @@ fn hostile_signals_inside_an_entry() {
     assert!(failures.is_empty(), "{failures:#?}");
 }
 
-/// The peak resident set of a running process, read until it ends (`VmHWM`
-/// only grows); and its exit status and stderr.
+/// The peak resident set of a running installer, read until it ends
+/// (`VmHWM` only grows; read only once the process is the installer: between
+/// fork and exec it shows this test's own); and its exit status and stderr.
 fn watch_peak(mut child: std::process::Child) -> (u64, std::process::Output) {
     let status_file = format!("/proc/{}/status", child.id());
     let mut peak = 0;
     while child.try_wait().unwrap().is_none() {
         if let Ok(s) = std::fs::read_to_string(&status_file) {
+            let installer = s.lines().any(|l| l == "Name:\tomicron1");
             if let Some(kib) = s
                 .lines()
+                .filter(|_| installer)
                 .find(|l| l.starts_with("VmHWM:"))
                 .and_then(|l| l.split_whitespace().nth(1))
                 .and_then(|v| v.parse::<u64>().ok())
@@ -2093,9 +2098,11 @@ fn hostile_memory_does_not_grow_with_directories() {
                 i.dir(&name, 0o755);
             }
             let image = gzip_with_command(&ctx, &zone, i);
+            ctx.f.zonepath(&zone);
             let child = spawn_install(&ctx, &zone, &image, |_| {});
             let (peak, out) = watch_peak(child);
             eprintln!("{zone}: peak {peak} KiB");
+            assert!(peak > 0, "{zone}: the installer's peak was read");
             assert_eq!(
                 out.status.code(),
                 Some(0),
@@ -2168,6 +2175,7 @@ fn hostile_descriptors_do_not_grow_with_depth() {
     let mut failures = Vec::new();
     for (zone, img, want) in cases {
         let image = ctx.image(zone, 0, &img.gz());
+        ctx.f.zonepath(zone);
         let before = ctx.outside();
         let child = spawn_install(&ctx, zone, &image, |cmd| {
             // SAFETY: setrlimit is async-signal-safe.
