@@ -12,7 +12,17 @@
 //!
 //! The same code runs on Linux and illumos: it needs only the `*at` calls both
 //! have (illumos has no `openat2(RESOLVE_IN_ROOT)`, which would do this in the
-//! kernel on Linux). It is not meant to withstand another process rearranging
+//! kernel on Linux).
+//!
+//! The work is bounded, like the kernel's own lookup: one resolution follows at
+//! most [`MAX_SYMLINK_HOPS`] links with at most [`MAX_LINK_BYTES`] bytes of
+//! targets in all, and goes at most [`MAX_DEPTH`] directories deep; past any of
+//! them it fails at once rather than walking on (a few links with long `d/../`
+//! targets otherwise made every entry walk tens of thousands of components).
+//! It holds two descriptors at most, whatever the depth: `..` is opened from the
+//! current directory (below the zone root, where it is the directory entered
+//! before) instead of keeping every directory on the way open. A pending
+//! signal stops it between two components. It is not meant to withstand another process rearranging
 //! the zone root while it runs: nobody else writes there during an install,
 //! and even then every open refuses to follow a link (it fails instead).
 
@@ -28,6 +38,15 @@ use nix::sys::stat::{fchmod, fstatat, mkdirat, FileStat, Mode, SFlag};
 
 /// How many symbolic links one resolution may follow, as Linux's `ELOOP` limit.
 pub const MAX_SYMLINK_HOPS: u32 = 40;
+
+/// How many bytes of symbolic link targets one resolution may walk, all the
+/// links it follows together (`PATH_MAX`).
+pub const MAX_LINK_BYTES: usize = 4096;
+
+/// How many directories deep below the zone root a path may go: entry names
+/// with more components are refused, and so is a resolution that would go
+/// deeper through links.
+pub const MAX_DEPTH: usize = 1024;
 
 /// The mode of directories created because an entry needs them (as tar does).
 const IMPLIED_DIR_MODE: u32 = 0o755;
@@ -99,6 +118,17 @@ pub enum ResolveError {
     /// More than [`MAX_SYMLINK_HOPS`] links.
     #[error("too many levels of symbolic links")]
     TooManySymlinks,
+    /// The links followed have more than [`MAX_LINK_BYTES`] of targets.
+    #[error(
+        "the symbolic links on the way have more than {MAX_LINK_BYTES} bytes of targets in all"
+    )]
+    LinkBudget,
+    /// The path goes deeper than [`MAX_DEPTH`] directories.
+    #[error("the path goes more than {MAX_DEPTH} directories deep")]
+    TooDeep,
+    /// A signal arrived while resolving.
+    #[error(transparent)]
+    Interrupted(#[from] crate::support::signals::Interrupted),
     /// A system call failed.
     #[error("cannot {op}")]
     Io {
@@ -131,28 +161,36 @@ impl ZoneDir {
     /// directory inside the zone, following symbolic links with chroot
     /// semantics, including one in the last component.
     pub fn resolve_dir(&self, dirs: &[Vec<u8>], missing: Missing) -> Result<OwnedFd, ResolveError> {
-        // The directories entered so far below the zone root; `..` pops one and
-        // is a no-op when the stack is empty, so the walk cannot leave the root.
-        let mut stack: Vec<OwnedFd> = Vec::new();
+        // The directory reached (`None`: the zone root) and how deep below the
+        // zone root it is; `..` goes up one and is a no-op at the zone root, so
+        // the walk cannot leave it.
+        let mut cur: Option<OwnedFd> = None;
+        let mut depth = 0usize;
         let mut todo: VecDeque<Vec<u8>> = dirs.iter().cloned().collect();
         let mut hops = 0;
+        let mut link_bytes = 0usize;
         while let Some(name) = todo.pop_front() {
+            crate::support::signals::check()?;
+            let at = cur.as_ref().unwrap_or(&self.root).as_raw_fd();
             match name.as_slice() {
                 b"" | b"." => continue,
                 b".." => {
-                    stack.pop();
+                    // Below the zone root, `..` is the directory entered before
+                    // this one (nothing else moves directories during an install).
+                    cur = match depth {
+                        0 | 1 => None,
+                        _ => Some(open_dir(at, OsStr::new(".."))?),
+                    };
+                    depth = depth.saturating_sub(1);
                     continue;
                 }
                 _ => {}
             }
-            let cur = stack.last().unwrap_or(&self.root).as_raw_fd();
             let os = OsStr::from_bytes(&name);
-            let kind = match fstatat(Some(cur), os, AtFlags::AT_SYMLINK_NOFOLLOW) {
-                Ok(st) => FileKind::of(&st),
-                Err(Errno::ENOENT) if missing == Missing::Create => {
-                    stack.push(make_dir(cur, os)?);
-                    continue;
-                }
+            // `None`: missing, to be created.
+            let kind = match fstatat(Some(at), os, AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st) => Some(FileKind::of(&st)),
+                Err(Errno::ENOENT) if missing == Missing::Create => None,
                 Err(Errno::ENOENT) => {
                     return Err(ResolveError::NotFound {
                         component: lossy(&name),
@@ -166,33 +204,47 @@ impl ZoneDir {
                 }
             };
             match kind {
-                FileKind::Dir => stack.push(open_dir(cur, os)?),
-                FileKind::Symlink => {
+                None | Some(FileKind::Dir) => {
+                    if depth >= MAX_DEPTH {
+                        return Err(ResolveError::TooDeep);
+                    }
+                    cur = Some(match kind {
+                        None => make_dir(at, os)?,
+                        _ => open_dir(at, os)?,
+                    });
+                    depth += 1;
+                }
+                Some(FileKind::Symlink) => {
                     hops += 1;
                     if hops > MAX_SYMLINK_HOPS {
                         return Err(ResolveError::TooManySymlinks);
                     }
-                    let target = readlinkat(Some(cur), os)
+                    let target = readlinkat(Some(at), os)
                         .map_err(|errno| ResolveError::Io {
                             op: "read a symbolic link",
                             errno,
                         })?
                         .into_vec();
+                    link_bytes = link_bytes.saturating_add(target.len());
+                    if link_bytes > MAX_LINK_BYTES {
+                        return Err(ResolveError::LinkBudget);
+                    }
                     if target.starts_with(b"/") {
-                        stack.clear();
+                        cur = None;
+                        depth = 0;
                     }
                     for c in target.split(|b| *b == b'/').rev() {
                         todo.push_front(c.to_vec());
                     }
                 }
-                FileKind::File | FileKind::Other => {
+                Some(FileKind::File | FileKind::Other) => {
                     return Err(ResolveError::NotADirectory {
                         component: lossy(&name),
                     })
                 }
             }
         }
-        match stack.pop() {
+        match cur {
             Some(fd) => Ok(fd),
             None => nix::unistd::dup(self.root.as_raw_fd())
                 .map(owned)

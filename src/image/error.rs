@@ -24,6 +24,26 @@ pub enum ImageError {
         #[source]
         source: io::Error,
     },
+    /// The image path is not a regular file (a FIFO, device, directory...).
+    #[error("image {}: not a regular file (it is a {kind}); give the path of an image file", image.display())]
+    NotAFile {
+        /// The image.
+        image: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
+    /// The image expands to more than the bound on what one image may write.
+    #[error(
+        "image {}: expands to more than {limit} bytes (headers and file contents), \
+         the most one image may write (OMICRON1_IMAGE_MAX_BYTES)",
+        image.display()
+    )]
+    TooLarge {
+        /// The image.
+        image: PathBuf,
+        /// The bound, in bytes.
+        limit: u64,
+    },
     /// The file is not gzip data at all.
     #[error("image {}: not a gzip-compressed tar ({detail})", image.display())]
     NotGzip {
@@ -33,11 +53,19 @@ pub enum ImageError {
         detail: &'static str,
     },
     /// The gzip or tar stream is damaged: a bad CRC or header checksum, a
-    /// truncated file, data where the format allows none.
-    #[error("image {}: corrupt or truncated archive", image.display())]
+    /// truncated file, data where the format allows none, an inconsistent
+    /// sparse map.
+    #[error(
+        "image {}: corrupt or truncated archive{}",
+        image.display(),
+        near.as_ref().map(|e| format!(" (at entry {e:?})")).unwrap_or_default()
+    )]
     Corrupt {
         /// The image.
         image: PathBuf,
+        /// The entry whose headers were being read, when known (as written in
+        /// the archive, lossy UTF-8).
+        near: Option<String>,
         /// What the decoder found.
         #[source]
         source: io::Error,
@@ -160,6 +188,65 @@ pub enum EntryError {
     /// Resolving the path met more symbolic links than allowed.
     #[error("too many levels of symbolic links resolving it inside the zone")]
     TooManySymlinks,
+    /// Resolving the path walked more bytes of link targets than allowed.
+    #[error(
+        "the symbolic links on the way to it have more than {} bytes of targets in all",
+        super::confined::MAX_LINK_BYTES
+    )]
+    LinkBudget,
+    /// The path is deeper than allowed.
+    #[error("it is more than {} directories deep", super::confined::MAX_DEPTH)]
+    TooDeep,
+    /// A sparse file larger than one image may write.
+    #[error(
+        "sparse file of {size} bytes is larger than the {limit} bytes one image may write \
+         (OMICRON1_IMAGE_MAX_BYTES)"
+    )]
+    SparseTooLarge {
+        /// The size it declares.
+        size: u64,
+        /// The bound.
+        limit: u64,
+    },
+    /// Extended attributes or ACLs in PAX records.
+    #[error(
+        "it carries extended attributes or ACLs (PAX record {key:?}), which images may not \
+         have: build the image without them (GNU tar: --no-xattrs --no-acls)"
+    )]
+    Xattrs {
+        /// The PAX key.
+        key: String,
+    },
+    /// A PAX GNU sparse file (formats 0.1 and 1.0), which is not supported.
+    #[error(
+        "it is a PAX-format GNU sparse file ({key:?}), which is not supported: \
+         build the image without --sparse"
+    )]
+    PaxSparse {
+        /// The PAX key.
+        key: String,
+    },
+    /// A non-directory whose name ends in `/`.
+    #[error("its name ends in '/', which only a directory's may")]
+    TrailingSlash,
+    /// A modification time outside the range accepted.
+    #[error(
+        "modification time {0} is outside the range accepted (0 to {max}, 1970 to 9999)",
+        max = super::limits::MAX_MTIME
+    )]
+    MtimeOutOfRange(String),
+    /// Finishing a directory the extraction left (setting its time) failed.
+    #[error("cannot finish the directory {dir} before it")]
+    Leaving {
+        /// The directory, as the zone sees it.
+        dir: String,
+        /// Why.
+        #[source]
+        source: Box<EntryError>,
+    },
+    /// A signal arrived while the entry was being installed.
+    #[error(transparent)]
+    Interrupted(#[from] crate::support::signals::Interrupted),
     /// A header field could not be read.
     #[error("unreadable {field} in its header")]
     Header {

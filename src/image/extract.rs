@@ -12,20 +12,30 @@
 //! ("Symlink to a directory" is judged inside the zone, like every link.)
 //!
 //! Archives list a directory's entries together, so the last parent directory
-//! resolved is kept open and reused by the next entry with the same parent:
-//! resolving walks every component from the zone root, two system calls each.
+//! resolved is kept open and reused by the next entry with the same parent,
+//! and so is the last directory made (the parent of the next entry when the
+//! archive goes down a level): resolving walks every component from the zone
+//! root, two system calls each.
 //! Only removing something can change what a path resolves to (the extractor
 //! never moves or removes a directory, and a new entry cannot sit where a
 //! resolved component already is), so an entry that removed anything, or made
 //! a link, drops it.
-//! Owner first, then mode (chown clears setuid), then the time; directory
-//! times last of all, in reverse archive order, since adding children changes
-//! them.
+//! Owner first, then mode (chown clears setuid), then the time. A directory's
+//! time is set when the extraction leaves it (as GNU tar does): the directories
+//! on the way to the current entry are kept, by name, with the attributes of
+//! their archive entry; when an entry outside one comes, or at the end, its
+//! time is set, since adding children changes it. So memory is bounded by the
+//! longest path, not by the number of directories, and the times are exact for
+//! archives that list each directory's contents together (as tar and image
+//! builders write them); a directory the archive comes back to later keeps the
+//! time of that change unless it is listed again.
+//!
+//! A sparse file is written as its data blocks at their offsets and then cut
+//! to its size: its holes are never written.
 
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
@@ -38,19 +48,20 @@ use nix::unistd::{fchown, fchownat, linkat, symlinkat, unlinkat, Gid, Uid, Unlin
 use super::confined::{lookup, open_dir, owned, FileKind, Missing, ResolveError, ZoneDir};
 use super::error::EntryError;
 use super::path::RootPath;
-use super::stream::{Attrs, Item, ItemKind, Visit, BUFFER_SIZE};
+use super::stream::{Attrs, Item, ItemKind, SparseMap, Visit, BUFFER_SIZE};
 
 /// A [`Visit`]or that installs entries into a zone root.
 pub struct Extractor<'z> {
     zone: &'z ZoneDir,
-    /// Directories installed, each once, in the order of their first entry,
-    /// with the attributes of their last, for their times at the end.
-    dirs: Vec<(RootPath, Attrs)>,
-    /// Where each directory is in `dirs`: an archive repeating one directory
-    /// entry a million times must not make a million-entry list.
-    dir_index: HashMap<RootPath, usize>,
+    /// The directories on the way to the last entry (the entry itself if it is
+    /// one), outermost first, with the attributes of their last archive entry
+    /// if they have one: their times are set when the extraction leaves them.
+    open: Vec<(Vec<u8>, Option<Attrs>)>,
     /// The last parent directory resolved, by its components (see the module doc).
     parent: Option<(Vec<Vec<u8>>, OwnedFd)>,
+    /// The last directory an entry made or updated, by its components: the
+    /// parent of the next entry when the archive goes down a level.
+    last_dir: Option<(Vec<Vec<u8>>, OwnedFd)>,
     /// Copy buffer for file contents.
     buf: Vec<u8>,
     /// Entries installed.
@@ -64,41 +75,119 @@ impl<'z> Extractor<'z> {
     pub fn new(zone: &'z ZoneDir) -> Self {
         Extractor {
             zone,
-            dirs: Vec::new(),
-            dir_index: HashMap::new(),
+            open: Vec::new(),
             parent: None,
+            last_dir: None,
             buf: vec![0; BUFFER_SIZE],
             entries: 0,
             bytes: 0,
         }
     }
 
-    /// Sets the times of the directories installed, once nothing more will be
-    /// added to them. On failure, says which directory.
-    pub fn finish(&mut self) -> Result<(), (RootPath, EntryError)> {
-        // (Setting a directory's times changes nothing in its parent, so the
-        // order does not matter; reverse order is tar's habit.)
-        for (path, attrs) in self.dirs.iter().rev() {
-            let (parent, name) = path.split_last();
-            let parent = self
-                .zone
-                .resolve_dir(parent, Missing::Fail)
-                .map_err(|e| (path.clone(), e.into()))?;
-            let name = OsStr::from_bytes(name);
-            let found = lookup(&parent, name)
-                .map_err(|e| (path.clone(), EntryError::sys("look at it", e)))?;
-            if found.as_ref().map(FileKind::of) == Some(FileKind::Dir) {
-                let t = mtime(attrs);
-                utimensat(
-                    Some(parent.as_raw_fd()),
-                    name,
-                    &t,
-                    &t,
-                    UtimensatFlags::NoFollowSymlink,
-                )
-                .map_err(|e| (path.clone(), EntryError::sys("set the directory's time", e)))?;
+    /// Sets the times of the directories still open, once nothing more will be
+    /// added to them. On failure, says which directory (as the zone sees it).
+    pub fn finish(&mut self) -> Result<(), (String, EntryError)> {
+        self.leave_to(0)
+    }
+
+    /// Leaves the open directories below the first `keep`, innermost first,
+    /// setting the times of those the archive listed.
+    fn leave_to(&mut self, keep: usize) -> Result<(), (String, EntryError)> {
+        // The directory holding the one being left, once resolved; the next
+        // one up is reached from it by `..` where that is the same directory
+        // (so leaving a deep path is linear in its depth, not quadratic).
+        let mut holder: Option<OwnedFd> = None;
+        while self.open.len() > keep {
+            let depth = self.open.len() - 1;
+            if let Some(attrs) = self.open[depth].1 {
+                let parent = match holder.take() {
+                    Some(fd) => fd,
+                    None => self
+                        .resolve_open(depth)
+                        .map_err(|e| (self.open_path(depth + 1), e))?,
+                };
+                self.set_dir_time(&parent, depth, &attrs)
+                    .map_err(|e| (self.open_path(depth + 1), e))?;
+                holder = Some(parent);
             }
+            holder = holder.and_then(|fd| self.up(fd, depth));
+            self.open.pop();
         }
+        Ok(())
+    }
+
+    /// Given `fd`, the directory holding the open directory at `depth`, the
+    /// one holding the open directory at `depth - 1`: its `..`, checked to
+    /// hold that directory under its name (it does unless a symbolic link was
+    /// followed on the way); `None` to resolve it afresh.
+    fn up(&self, fd: OwnedFd, depth: usize) -> Option<OwnedFd> {
+        // At the top, the zone root: resolved (never `..` from it).
+        if depth < 2 {
+            return None;
+        }
+        let up = open_dir(fd.as_raw_fd(), OsStr::new("..")).ok()?;
+        let name = OsStr::from_bytes(&self.open[depth - 1].0);
+        let there = lookup(&up, name).ok()??;
+        let here = nix::sys::stat::fstat(fd.as_raw_fd()).ok()?;
+        (FileKind::of(&there) == FileKind::Dir && same_inode(&there, &here)).then_some(up)
+    }
+
+    /// Resolves the first `n` open directories.
+    fn resolve_open(&self, n: usize) -> Result<OwnedFd, EntryError> {
+        crate::support::signals::check()?;
+        let parents: Vec<Vec<u8>> = self.open[..n].iter().map(|(c, _)| c.clone()).collect();
+        Ok(self.zone.resolve_dir(&parents, Missing::Fail)?)
+    }
+
+    /// The path of the first `n` open directories, as the zone sees it.
+    fn open_path(&self, n: usize) -> String {
+        self.open[..n]
+            .iter()
+            .map(|(c, _)| format!("/{}", String::from_utf8_lossy(c)))
+            .collect()
+    }
+
+    /// Sets the time of the open directory at `depth`, in `parent` (if it is
+    /// still a directory: a symbolic link kept in its place is not followed).
+    fn set_dir_time(
+        &self,
+        parent: &OwnedFd,
+        depth: usize,
+        attrs: &Attrs,
+    ) -> Result<(), EntryError> {
+        crate::support::signals::check()?;
+        let name = OsStr::from_bytes(&self.open[depth].0);
+        let found = lookup(parent, name).map_err(|e| EntryError::sys("look at it", e))?;
+        if found.as_ref().map(FileKind::of) == Some(FileKind::Dir) {
+            let t = mtime(attrs);
+            utimensat(
+                Some(parent.as_raw_fd()),
+                name,
+                &t,
+                &t,
+                UtimensatFlags::NoFollowSymlink,
+            )
+            .map_err(|e| EntryError::sys("set the directory's time", e))?;
+        }
+        Ok(())
+    }
+
+    /// Makes `dirs` the open directories: leaves those not on the way to it
+    /// (setting their times) and enters the rest, without attributes yet.
+    fn enter(&mut self, dirs: &[Vec<u8>]) -> Result<(), EntryError> {
+        let common = self
+            .open
+            .iter()
+            .zip(dirs)
+            .take_while(|((open, _), c)| open == *c)
+            .count();
+        self.leave_to(common)
+            .map_err(|(dir, source)| EntryError::Leaving {
+                dir,
+                source: Box::new(source),
+            })?;
+        self.open
+            .extend(dirs[common..].iter().map(|c| (c.clone(), None)));
         Ok(())
     }
 
@@ -109,6 +198,7 @@ impl<'z> Extractor<'z> {
         parent: &OwnedFd,
         name: &OsStr,
         attrs: &Attrs,
+        sparse: Option<&SparseMap>,
         data: &mut dyn Read,
     ) -> Result<bool, EntryError> {
         let flags =
@@ -135,9 +225,36 @@ impl<'z> Extractor<'z> {
             Err(e) => return Err(EntryError::sys("create the file", e)),
         };
         let mut file = File::from(owned(fd));
+        match sparse {
+            None => self.copy(&mut file, data)?,
+            Some(map) => {
+                for &(offset, len) in &map.blocks {
+                    file.seek(SeekFrom::Start(offset))
+                        .map_err(|source| EntryError::Io {
+                            op: "seek in the sparse file",
+                            source,
+                        })?;
+                    self.copy(&mut file, &mut data.take(len))?;
+                }
+                // The holes, the one at the end included: never written.
+                file.set_len(map.size).map_err(|source| EntryError::Io {
+                    op: "set the sparse file's size",
+                    source,
+                })?;
+            }
+        }
+        set_owner_and_mode(file.as_raw_fd(), attrs)?;
+        let t = mtime(attrs);
+        futimens(file.as_raw_fd(), &t, &t)
+            .map_err(|e| EntryError::sys("set the file's time", e))?;
+        Ok(replaced)
+    }
+
+    /// Copies `data` to the end of `file`.
+    fn copy(&mut self, file: &mut File, data: &mut dyn Read) -> Result<(), EntryError> {
         loop {
             let n = match data.read(&mut self.buf) {
-                Ok(0) => break,
+                Ok(0) => return Ok(()),
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) => {
@@ -152,18 +269,19 @@ impl<'z> Extractor<'z> {
                     op: "write the file",
                     source,
                 })?;
-            self.bytes += n as u64;
+            self.bytes = self.bytes.saturating_add(n as u64);
         }
-        set_owner_and_mode(file.as_raw_fd(), attrs)?;
-        let t = mtime(attrs);
-        futimens(file.as_raw_fd(), &t, &t)
-            .map_err(|e| EntryError::sys("set the file's time", e))?;
-        Ok(replaced)
     }
 
     /// Creates or updates a directory; whether a symbolic link was removed to
-    /// make room for it.
-    fn dir(&mut self, parent: &OwnedFd, name: &OsStr, item: &Item) -> Result<bool, EntryError> {
+    /// make room for it, and the directory if the image may set it (not a
+    /// symbolic link to one, kept).
+    fn dir(
+        &mut self,
+        parent: &OwnedFd,
+        name: &OsStr,
+        item: &Item,
+    ) -> Result<(bool, Option<OwnedFd>), EntryError> {
         let found =
             lookup(parent, name).map_err(|e| EntryError::sys("look at what is there", e))?;
         let mut replaced = false;
@@ -175,11 +293,12 @@ impl<'z> Extractor<'z> {
                     // A link to a directory (`/bin -> usr/bin`) stays, and nothing
                     // is changed through it: the image describes the directory
                     // it expected, not the one the link leads to.
-                    Ok(_) => return Ok(false),
+                    Ok(_) => return Ok((false, None)),
                     Err(
                         ResolveError::NotFound { .. }
                         | ResolveError::NotADirectory { .. }
-                        | ResolveError::TooManySymlinks,
+                        | ResolveError::TooManySymlinks
+                        | ResolveError::LinkBudget,
                     ) => {
                         remove(parent, name)?;
                         make_dir(parent, name)?;
@@ -197,15 +316,7 @@ impl<'z> Extractor<'z> {
         }
         let fd = open_dir(parent.as_raw_fd(), name).map_err(EntryError::from)?;
         set_owner_and_mode(fd.as_raw_fd(), &item.attrs)?;
-        // A directory listed twice gets the time of its last entry.
-        match self.dir_index.get(&item.path) {
-            Some(&at) => self.dirs[at].1 = item.attrs,
-            None => {
-                self.dir_index.insert(item.path.clone(), self.dirs.len());
-                self.dirs.push((item.path.clone(), item.attrs));
-            }
-        }
-        Ok(replaced)
+        Ok((replaced, Some(fd)))
     }
 
     fn hard_link(
@@ -282,9 +393,17 @@ impl<'z> Extractor<'z> {
 impl Visit for Extractor<'_> {
     fn item(&mut self, item: &Item, data: &mut dyn Read) -> Result<(), EntryError> {
         let (parent_path, name) = item.path.split_last();
+        self.enter(match item.kind {
+            ItemKind::Dir => item.path.components(),
+            _ => parent_path,
+        })?;
         // A hit keeps the cached key: only a miss copies the components.
-        let (key, parent) = match self.parent.take() {
-            Some((path, fd)) if path == parent_path => (path, fd),
+        let (key, parent) = match (self.parent.take(), self.last_dir.take()) {
+            (Some((path, fd)), last_dir) if path == parent_path => {
+                self.last_dir = last_dir;
+                (path, fd)
+            }
+            (_, Some((path, fd))) if path == parent_path => (path, fd),
             _ => (
                 parent_path.to_vec(),
                 self.zone.resolve_dir(parent_path, Missing::Create)?,
@@ -292,8 +411,22 @@ impl Visit for Extractor<'_> {
         };
         let name = OsStr::from_bytes(name);
         let keep_parent = match &item.kind {
-            ItemKind::File => !self.file(&parent, name, &item.attrs, data)?,
-            ItemKind::Dir => !self.dir(&parent, name, item)?,
+            ItemKind::File { sparse } => {
+                !self.file(&parent, name, &item.attrs, sparse.as_ref(), data)?
+            }
+            ItemKind::Dir => {
+                let (replaced, dir) = self.dir(&parent, name, item)?;
+                if let Some(dir) = dir {
+                    // A directory listed twice gets the time of its last entry.
+                    if let Some(last) = self.open.last_mut() {
+                        last.1 = Some(item.attrs);
+                    }
+                    if !replaced {
+                        self.last_dir = Some((item.path.components().to_vec(), dir));
+                    }
+                }
+                !replaced
+            }
             ItemKind::Symlink(target) => {
                 symlink(&parent, name, target, &item.attrs)?;
                 false
@@ -305,6 +438,8 @@ impl Visit for Extractor<'_> {
         };
         if keep_parent {
             self.parent = Some((key, parent));
+        } else {
+            self.last_dir = None;
         }
         self.entries += 1;
         Ok(())
@@ -317,6 +452,9 @@ impl From<ResolveError> for EntryError {
             ResolveError::NotFound { component } => EntryError::NotFound { component },
             ResolveError::NotADirectory { component } => EntryError::NotADirectory { component },
             ResolveError::TooManySymlinks => EntryError::TooManySymlinks,
+            ResolveError::LinkBudget => EntryError::LinkBudget,
+            ResolveError::TooDeep => EntryError::TooDeep,
+            ResolveError::Interrupted(i) => EntryError::Interrupted(i),
             ResolveError::Io { op, errno } => EntryError::sys(op, errno),
         }
     }
@@ -427,8 +565,9 @@ mod tests {
 
     /// Finding (review): every directory entry was remembered for setting its
     /// times at the end, so an image repeating `root/d/` millions of times (a
-    /// few megabytes of gzip) grew the list — and memory — without bound. Each
-    /// directory is now remembered once, with its last entry's attributes.
+    /// few megabytes of gzip) grew the list — and memory — without bound. Only
+    /// the directories on the way to the current entry are remembered now,
+    /// each with its last entry's attributes.
     #[test]
     fn regression_repeated_directory_entries_are_remembered_once() {
         let tmp = tempfile::tempdir().unwrap();
@@ -439,8 +578,8 @@ mod tests {
                 .unwrap();
             x.item(&dir_item(b"root/d/e", 5), &mut std::io::empty())
                 .unwrap();
+            assert!(x.open.len() <= 2, "only the path to the entry is kept");
         }
-        assert_eq!(x.dirs.len(), 2);
         assert_eq!(x.entries, 20_000);
         x.finish().unwrap();
         use std::os::unix::fs::MetadataExt;

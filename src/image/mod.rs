@@ -9,7 +9,10 @@
 //! are refused, and the whole file is read and its digest taken in one pass
 //! that fails on any corruption (`stream`); `extract` applies each entry.
 //! Whatever the archive holds, nothing outside the zone root is created,
-//! changed or removed.
+//! changed or removed, and the work it causes is bounded: bytes written
+//! ([`limits`]), sparse files as holes, symbolic links followed and depth
+//! ([`confined`]), memory (nothing kept per entry), descriptors, and a signal
+//! stops it inside an entry.
 //!
 //! This module knows a directory, not ZFS: rolling back a failed unpack is the
 //! caller's job (it destroys the clone), which is why an error part way through
@@ -23,6 +26,7 @@ pub mod error;
 mod extract;
 #[allow(unreachable_pub)]
 mod inflate;
+pub mod limits;
 pub mod meta;
 pub mod path;
 #[allow(unreachable_pub)]
@@ -31,6 +35,7 @@ mod stream;
 use std::path::Path;
 
 pub use error::{EntryError, ImageError};
+pub use limits::Limits;
 pub use meta::{ImageKind, ImageMeta, MetaError};
 pub use path::PathError;
 pub use stream::sha256_file;
@@ -60,23 +65,40 @@ pub struct Unpacked {
 /// link or hard link replaces a non-directory; a directory is kept and updated,
 /// and a symbolic link to a directory is kept; replacing a directory with
 /// anything else, or a file with a directory, is an error); owners, modes (setuid included) and times are
-/// those of the archive. On error the zone root may be partly written: the
-/// caller rolls back.
+/// those of the archive. The bound on bytes written is the environment's
+/// (see [`Limits::configured`]). On error the zone root may be partly written:
+/// the caller rolls back.
 pub fn unpack(image: &Path, root: &Path, expect: ImageKind) -> Result<Unpacked, ImageError> {
+    unpack_with(image, root, expect, Limits::configured())
+}
+
+/// [`unpack`] with these limits rather than the environment's.
+pub fn unpack_with(
+    image: &Path,
+    root: &Path,
+    expect: ImageKind,
+    limits: Limits,
+) -> Result<Unpacked, ImageError> {
     let zone = ZoneDir::open(root).map_err(|source| ImageError::Root {
         image: image.to_owned(),
         root: root.to_owned(),
         source,
     })?;
     let mut extractor = Extractor::new(&zone);
-    let summary = read_image(image, Some(expect), &mut extractor)?;
-    extractor
-        .finish()
-        .map_err(|(path, problem)| ImageError::Entry {
-            image: image.to_owned(),
-            entry: format!("root{path}"),
-            problem,
-        })?;
+    let summary = read_image(image, Some(expect), limits, &mut extractor)?;
+    extractor.finish().map_err(
+        |(path, problem)| match crate::support::signals::interrupted() {
+            Some(signal) => ImageError::Interrupted {
+                image: image.to_owned(),
+                source: crate::support::signals::Interrupted(signal),
+            },
+            None => ImageError::Entry {
+                image: image.to_owned(),
+                entry: format!("root{path}"),
+                problem,
+            },
+        },
+    )?;
     tracing::debug!(
         "unpacked {} ({}, sha256 {}): {} entries, {} bytes",
         image.display(),
@@ -127,7 +149,7 @@ pub fn copy_in(source: &Path, root: &Path, path: &str) -> Result<bool, ImageErro
     })?;
     let item = stream::Item {
         path: rel,
-        kind: stream::ItemKind::File,
+        kind: stream::ItemKind::File { sparse: None },
         attrs: stream::Attrs {
             uid: meta.uid(),
             gid: meta.gid(),
@@ -156,7 +178,7 @@ pub struct Inspection {
     pub symlinks: u64,
     /// Hard links under `root/`.
     pub hardlinks: u64,
-    /// Bytes of regular file contents.
+    /// Bytes of regular file contents (for sparse files, their data only).
     pub bytes: u64,
     /// Entries that would not be installed: outside `root/`, `root/` itself,
     /// PAX global headers.
@@ -169,7 +191,7 @@ pub struct Inspection {
 /// Any kind of image is accepted; compare [`Inspection::meta`] to what is needed.
 pub fn inspect(image: &Path) -> Result<Inspection, ImageError> {
     let mut counter = Counter::default();
-    let summary = read_image(image, None, &mut counter)?;
+    let summary = read_image(image, None, Limits::configured(), &mut counter)?;
     Ok(counter.inspection(summary))
 }
 
@@ -180,7 +202,7 @@ pub fn inspect_reader(
     source: impl std::io::Read + Send,
 ) -> Result<Inspection, ImageError> {
     let mut counter = Counter::default();
-    let summary = read_stream(image, source, None, &mut counter)?;
+    let summary = read_stream(image, source, None, Limits::configured(), &mut counter)?;
     Ok(counter.inspection(summary))
 }
 
@@ -214,13 +236,14 @@ struct Counter {
 impl Visit for Counter {
     fn item(&mut self, item: &Item, data: &mut dyn std::io::Read) -> Result<(), EntryError> {
         match item.kind {
-            ItemKind::File => {
+            ItemKind::File { .. } => {
                 self.files += 1;
-                self.bytes +=
+                let read =
                     std::io::copy(data, &mut std::io::sink()).map_err(|source| EntryError::Io {
                         op: "read its data",
                         source,
                     })?;
+                self.bytes = self.bytes.saturating_add(read);
             }
             ItemKind::Dir => self.dirs += 1,
             ItemKind::Symlink(_) => self.symlinks += 1,

@@ -11,17 +11,20 @@
 //! silently ignored. Reading, hashing and inflating happen on a second
 //! thread ([`super::inflate`]) so that they overlap with writing files.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::rc::Rc;
 
 use sha2::{Digest, Sha256};
 use tar::EntryType;
 
+use super::confined::MAX_DEPTH;
 use super::error::{EntryError, ImageError};
 use super::inflate::{inflate_on_thread, Ended};
+use super::limits::{Limits, ENTRY_CHARGE, MAX_MTIME};
 use super::meta::{ImageKind, ImageMeta, MetaError, METADATA_LIMIT};
 use super::path::{classify, EntryPath, RootPath};
 use crate::support::output::{Heartbeat, HEARTBEAT};
@@ -54,8 +57,12 @@ pub struct Attrs {
 /// What an entry under `root/` is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ItemKind {
-    /// A regular file; its contents follow.
-    File,
+    /// A regular file; its contents follow (for a sparse file, the data of
+    /// its map's blocks, one after the other).
+    File {
+        /// The map of a sparse file: where its data goes, and its size.
+        sparse: Option<SparseMap>,
+    },
     /// A directory.
     Dir,
     /// A symbolic link with this target, kept verbatim.
@@ -67,6 +74,18 @@ pub enum ItemKind {
         /// The target as written in the archive (lossy UTF-8), for messages.
         raw: String,
     },
+}
+
+/// Where a sparse file's data goes: everything else in it is a hole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SparseMap {
+    /// Blocks of data, as (offset, length), in order, not overlapping, each
+    /// ending at or before [`SparseMap::size`]; their data follows in this order.
+    pub blocks: Vec<(u64, u64)>,
+    /// The file's size.
+    pub size: u64,
+    /// The bytes of data in the archive: the blocks' lengths together.
+    pub stored: u64,
 }
 
 /// One entry under `root/`, checked and ready to install.
@@ -104,13 +123,54 @@ pub struct Summary {
 pub fn read_image(
     image: &Path,
     expect: Option<ImageKind>,
+    limits: Limits,
     visit: &mut dyn Visit,
 ) -> Result<Summary, ImageError> {
-    let file = File::open(image).map_err(|source| ImageError::Read {
+    let file = open_regular(image)?;
+    read_stream(image, file, expect, limits, visit)
+}
+
+/// Opens an image file for reading, refusing anything but a regular file
+/// without blocking on it (opening a FIFO would wait for a writer forever).
+pub fn open_regular(image: &Path) -> Result<File, ImageError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let read_err = |source| ImageError::Read {
         image: image.to_owned(),
         source,
-    })?;
-    read_stream(image, file, expect, visit)
+    };
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(image)
+        .map_err(read_err)?;
+    let kind = file.metadata().map_err(read_err)?.file_type();
+    let what = if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some("directory")
+    } else if kind.is_fifo() {
+        Some("FIFO")
+    } else if kind.is_socket() {
+        Some("socket")
+    } else if kind.is_char_device() || kind.is_block_device() {
+        Some("device")
+    } else {
+        Some("special file")
+    };
+    if let Some(kind) = what {
+        return Err(ImageError::NotAFile {
+            image: image.to_owned(),
+            kind,
+        });
+    }
+    // Back to blocking reads (the flag means nothing for a regular file on
+    // Linux, but could make a read fail under illumos's mandatory locking).
+    nix::fcntl::fcntl(
+        file.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+    )
+    .map_err(|errno| read_err(errno.into()))?;
+    Ok(file)
 }
 
 /// [`read_image`] on the bytes of an image read from `source`; `image` only
@@ -119,6 +179,7 @@ pub fn read_stream(
     image: &Path,
     source: impl Read + Send,
     expect: Option<ImageKind>,
+    limits: Limits,
     visit: &mut dyn Visit,
 ) -> Result<Summary, ImageError> {
     let read_err = |source| ImageError::Read {
@@ -127,6 +188,7 @@ pub fn read_stream(
     };
     let corrupt = |source| ImageError::Corrupt {
         image: image.to_owned(),
+        near: None,
         source,
     };
 
@@ -142,7 +204,7 @@ pub fn read_stream(
     // reads what follows it, which must be nothing, and finishes the digest.
     let (entries, ended) = inflate_on_thread(
         reader,
-        |inflated| read_entries(image, inflated, expect, visit),
+        |inflated| read_entries(image, inflated, expect, limits, visit),
         |mut rest| {
             let trailing = io::copy(&mut rest, &mut io::sink())?;
             Ok((trailing, rest.into_inner().finish()))
@@ -180,23 +242,31 @@ fn read_entries(
     image: &Path,
     stream: impl Read,
     expect: Option<ImageKind>,
+    limits: Limits,
     visit: &mut dyn Visit,
 ) -> Result<(ImageMeta, u64), ImageError> {
     let corrupt = |source| ImageError::Corrupt {
         image: image.to_owned(),
+        near: None,
         source,
     };
     let meta_err = |problem| ImageError::Metadata {
         image: image.to_owned(),
         problem,
     };
+    // A pending signal wins over whatever error it caused.
+    let or_signal = |e: ImageError| match crate::support::signals::interrupted() {
+        Some(signal) => ImageError::Interrupted {
+            image: image.to_owned(),
+            source: crate::support::signals::Interrupted(signal),
+        },
+        None => e,
+    };
     // The tar reader keeps an entry's extended headers (GNU long names, PAX
-    // records, sparse maps) in memory; the budget bounds them (see `Budgeted`).
-    let budget = Rc::new(Cell::new(None));
-    let mut archive = tar::Archive::new(Budgeted {
-        inner: stream,
-        budget: Rc::clone(&budget),
-    });
+    // records, sparse maps) in memory; the tap bounds them, and lets a sparse
+    // entry's data be read around the reader (see `Tap`).
+    let tap = Rc::new(TapState::new(stream));
+    let mut archive = tar::Archive::new(Tap(Rc::clone(&tap)));
 
     // Test builds stop here with OMICRON1_STOP_AT (see `crate::support::faults`).
     let fault_point = match expect {
@@ -208,19 +278,24 @@ fn read_entries(
     let mut ignored = 0;
     // A large image says every few seconds that it is still being read.
     let beat = Heartbeat::new(format!("reading {}", image.display()), HEARTBEAT);
+    let mut charged: u64 = 0;
     let mut entries = archive.entries().map_err(corrupt)?;
     loop {
         // Everything the tar reader reads to find the next entry, and only that.
-        budget.set(Some(HEADER_BUDGET));
+        tap.begin_headers();
         let next = entries.next();
-        budget.set(None);
-        let Some(entry) = next else { break };
+        tap.end_headers();
         crate::support::signals::check().map_err(|source| ImageError::Interrupted {
             image: image.to_owned(),
             source,
         })?;
+        let Some(entry) = next else { break };
         crate::support::faults::point(fault_point);
-        let mut entry = entry.map_err(corrupt)?;
+        let mut entry = entry.map_err(|source| ImageError::Corrupt {
+            image: image.to_owned(),
+            near: tap.last_header_name(),
+            source,
+        })?;
         beat.tick(1, entry.size());
         let raw_name = entry.path_bytes().into_owned();
         let entry_err = |problem| ImageError::Entry {
@@ -229,7 +304,38 @@ fn read_entries(
             problem,
         };
         let entry_type = entry.header().entry_type();
-        let size = entry.size();
+        check_numbers(entry.header()).map_err(entry_err)?;
+        // A sparse entry's map, read from the blocks the tar reader just read.
+        let sparse = if entry_type.is_gnu_sparse() {
+            Some(
+                tap.sparse_map(&entry)
+                    .map_err(|source| ImageError::Corrupt {
+                        image: image.to_owned(),
+                        near: Some(String::from_utf8_lossy(&raw_name).into_owned()),
+                        source,
+                    })?,
+            )
+        } else {
+            None
+        };
+        // The bytes of data that follow in the archive.
+        let size = sparse.as_ref().map_or(entry.size(), |m| m.stored);
+        charged = charged
+            .checked_add(ENTRY_CHARGE)
+            .and_then(|c| c.checked_add(size))
+            .filter(|c| *c <= limits.max_bytes)
+            .ok_or(ImageError::TooLarge {
+                image: image.to_owned(),
+                limit: limits.max_bytes,
+            })?;
+        if let Some(map) = &sparse {
+            if map.size > limits.max_bytes {
+                return Err(entry_err(EntryError::SparseTooLarge {
+                    size: map.size,
+                    limit: limits.max_bytes,
+                }));
+            }
+        }
 
         // PAX global headers carry defaults tar itself has no use for here;
         // their names are arbitrary, so they are skipped before classifying.
@@ -260,10 +366,11 @@ fn read_entries(
                 let mut bytes = Vec::new();
                 let got = (&mut data).take(METADATA_LIMIT).read_to_end(&mut bytes);
                 if let Some(e) = data.error.take() {
-                    return Err(corrupt(e));
+                    return Err(or_signal(corrupt(e)));
                 }
-                got.map_err(corrupt)?;
-                check_length(&mut data, size).map_err(|e| e.into_image(corrupt, entry_err))?;
+                got.map_err(|e| or_signal(corrupt(e)))?;
+                check_length(&mut data, size)
+                    .map_err(|e| or_signal(e.into_image(corrupt, entry_err)))?;
                 let parsed = ImageMeta::parse(&bytes).map_err(meta_err)?;
                 if let Some(expected) = expect {
                     parsed.expect(expected).map_err(meta_err)?;
@@ -281,32 +388,50 @@ fn read_entries(
             }
             EntryPath::Root(path) => {
                 let dir_by_name = raw_name.ends_with(b"/");
-                Some(to_item(&mut entry, path, dir_by_name).map_err(entry_err)?)
+                Some(to_item(&mut entry, path, dir_by_name, sparse.clone()).map_err(entry_err)?)
             }
         };
 
-        let mut data = Data::new(&mut entry);
+        // A sparse entry's data is read from the stream directly: through the
+        // tar reader, every hole would be read as zeros.
+        let mut direct;
+        let source: &mut dyn Read = match &sparse {
+            Some(map) => {
+                direct = tap.direct(map.stored);
+                &mut direct
+            }
+            None => &mut entry,
+        };
+        let mut data = Data::new(source);
         if let Some(item) = item {
             let result = visit.item(&item, &mut data);
             if let Some(e) = data.error.take() {
-                return Err(corrupt(e));
+                return Err(or_signal(corrupt(e)));
             }
-            result.map_err(entry_err)?;
+            result.map_err(|e| or_signal(entry_err(e)))?;
         }
-        check_length(&mut data, size).map_err(|e| e.into_image(corrupt, entry_err))?;
+        check_length(&mut data, size).map_err(|e| or_signal(e.into_image(corrupt, entry_err)))?;
+        if sparse.is_some() {
+            // The tar reader skips the data it did not read: let it skip zeros.
+            tap.credit(size);
+        }
     }
 
     // After the end-of-archive marker: only zero padding, then the gzip
     // trailer (whose CRC and length the decoder checks before the stream ends).
-    let mut stream = archive.into_inner().inner;
-    drain_padding(&mut stream).map_err(corrupt)?;
+    let mut stream = archive.into_inner();
+    drain_padding(&mut stream).map_err(|e| or_signal(corrupt(e)))?;
     let meta = meta.ok_or_else(|| meta_err(MetaError::Missing))?;
     Ok((meta, ignored))
 }
 
 /// The SHA-256 of a file, lowercase hex, read in one streaming pass.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut reader = BufReader::with_capacity(BUFFER_SIZE, Hashing::new(File::open(path)?));
+    let file = open_regular(path).map_err(|e| match e {
+        ImageError::Read { source, .. } => source,
+        other => io::Error::new(io::ErrorKind::InvalidInput, other.to_string()),
+    })?;
+    let mut reader = BufReader::with_capacity(BUFFER_SIZE, Hashing::new(file));
     io::copy(&mut reader, &mut io::sink())?;
     Ok(reader.into_inner().finish())
 }
@@ -328,19 +453,22 @@ fn not_gzip(head: &[u8]) -> Option<&'static str> {
 /// The item for an entry under `root/`: its kind and attributes, refusing
 /// device nodes, FIFOs, unknown types and hard links that leave `root/`.
 /// `dir_by_name`: the name ends with `/`, which in old (pre-POSIX) archives
-/// marks a directory whose type byte is NUL.
+/// marks a directory whose type byte is NUL; any other entry but a directory
+/// with such a name is refused.
 fn to_item<R: Read>(
     entry: &mut tar::Entry<'_, R>,
     path: RootPath,
     dir_by_name: bool,
+    sparse: Option<SparseMap>,
 ) -> Result<Item, EntryError> {
     let attrs = attrs(entry)?;
     let type_byte = entry.header().as_old().linkflag[0];
     let kind = match entry.header().entry_type() {
         EntryType::Regular if type_byte == 0 && dir_by_name => ItemKind::Dir,
-        // GNU sparse files are expanded by the tar crate as they are read.
-        EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => ItemKind::File,
         EntryType::Directory => ItemKind::Dir,
+        _ if dir_by_name => return Err(EntryError::TrailingSlash),
+        EntryType::Regular | EntryType::Continuous => ItemKind::File { sparse: None },
+        EntryType::GNUSparse => ItemKind::File { sparse },
         EntryType::Symlink => match entry.link_name_bytes() {
             Some(target) if !target.is_empty() => ItemKind::Symlink(target.into_owned()),
             _ => return Err(EntryError::NoLinkTarget),
@@ -367,28 +495,52 @@ fn to_item<R: Read>(
         EntryType::Char | EntryType::Block | EntryType::Fifo => return Err(EntryError::Device),
         other => return Err(EntryError::Unsupported(char::from(other.as_byte()))),
     };
+    if path.components().len() > MAX_DEPTH {
+        return Err(EntryError::TooDeep);
+    }
+    if let ItemKind::HardLink { target, .. } = &kind {
+        if target.components().len() > MAX_DEPTH {
+            return Err(EntryError::TooDeep);
+        }
+    }
     Ok(Item { path, kind, attrs })
 }
 
 /// Owner, mode and time from the header, overridden by PAX records (which
-/// carry ids too large for the header and sub-second times).
+/// carry ids too large for the header and sub-second times). Refuses PAX
+/// records for extended attributes, ACLs and PAX sparse files, which would
+/// otherwise be dropped silently.
 fn attrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Attrs, EntryError> {
     let header = entry.header();
     let mut uid = header.uid().map_err(field("uid"))?;
     let mut gid = header.gid().map_err(field("gid"))?;
     let mode = header.mode().map_err(field("mode"))? & 0o7777;
-    let mut mtime_sec =
-        i64::try_from(header.mtime().map_err(field("mtime"))?).map_err(|_| EntryError::Header {
-            field: "mtime",
-            source: io::ErrorKind::InvalidData.into(),
-        })?;
+    // The tar crate reads a negative base-256 time as a huge unsigned one.
+    let mut mtime_sec = i128::from(header.mtime().map_err(field("mtime"))?);
     let mut mtime_nsec = 0;
     if let Some(pax) = entry.pax_extensions().map_err(field("PAX records"))? {
         for ext in pax {
             let ext = ext.map_err(field("PAX records"))?;
-            let (Ok(key), Ok(value)) = (ext.key(), ext.value()) else {
-                continue;
-            };
+            let Ok(key) = ext.key() else { continue };
+            if [
+                "SCHILY.xattr.",
+                "LIBARCHIVE.xattr.",
+                "SCHILY.acl.",
+                "RHT.security.",
+            ]
+            .iter()
+            .any(|p| key.starts_with(p))
+            {
+                return Err(EntryError::Xattrs {
+                    key: key.to_owned(),
+                });
+            }
+            if key.starts_with("GNU.sparse.") {
+                return Err(EntryError::PaxSparse {
+                    key: key.to_owned(),
+                });
+            }
+            let Ok(value) = ext.value() else { continue };
             let bad = |field| EntryError::Header {
                 field,
                 source: io::ErrorKind::InvalidData.into(),
@@ -397,13 +549,17 @@ fn attrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Attrs, EntryError> {
                 "uid" => uid = value.parse().map_err(|_| bad("PAX uid"))?,
                 "gid" => gid = value.parse().map_err(|_| bad("PAX gid"))?,
                 "mtime" => {
-                    (mtime_sec, mtime_nsec) =
-                        parse_pax_time(value).ok_or_else(|| bad("PAX mtime"))?
+                    let (sec, nsec) = parse_pax_time(value).ok_or_else(|| bad("PAX mtime"))?;
+                    (mtime_sec, mtime_nsec) = (i128::from(sec), nsec);
                 }
                 _ => {}
             }
         }
     }
+    let mtime_sec = i64::try_from(mtime_sec)
+        .ok()
+        .filter(|t| (0..=MAX_MTIME).contains(t))
+        .ok_or_else(|| EntryError::MtimeOutOfRange(mtime_sec.to_string()))?;
     Ok(Attrs {
         uid: u32::try_from(uid).map_err(|_| EntryError::IdOutOfRange(uid))?,
         gid: u32::try_from(gid).map_err(|_| EntryError::IdOutOfRange(gid))?,
@@ -413,13 +569,63 @@ fn attrs<R: Read>(entry: &mut tar::Entry<'_, R>) -> Result<Attrs, EntryError> {
     })
 }
 
+/// Checks the numeric fields of a header where the tar crate would wrap: in
+/// base-256 (first byte's high bit set) it keeps only the low 8 bytes, so a
+/// negative number or one of 2^64 or more would be read as another.
+fn check_numbers(header: &tar::Header) -> Result<(), EntryError> {
+    let old = header.as_old();
+    let mut fields: Vec<(&'static str, &[u8])> = vec![
+        ("mode", &old.mode),
+        ("uid", &old.uid),
+        ("gid", &old.gid),
+        ("size", &old.size),
+        ("mtime", &old.mtime),
+    ];
+    if header.entry_type().is_gnu_sparse() {
+        if let Some(gnu) = header.as_gnu() {
+            fields.push(("sparse file size", &gnu.realsize));
+            for block in &gnu.sparse {
+                fields.push(("sparse map", &block.offset));
+                fields.push(("sparse map", &block.numbytes));
+            }
+        }
+    }
+    for (name, field) in fields {
+        if !number_fits(field) {
+            return Err(EntryError::Header {
+                field: name,
+                source: io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a base-256 number that is negative or 2^64 or more",
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Whether a numeric header field is octal or a base-256 number from 0 to 2^64 - 1.
+fn number_fits(field: &[u8]) -> bool {
+    match field.first() {
+        Some(&first) if first & 0x80 != 0 => {
+            let high = field.len().saturating_sub(8).max(1);
+            first == 0x80
+                && field
+                    .get(1..high)
+                    .is_some_and(|b| b.iter().all(|b| *b == 0))
+        }
+        _ => true,
+    }
+}
+
 /// Wraps a header read error with the field it was reading.
 fn field(field: &'static str) -> impl Fn(io::Error) -> EntryError {
     move |source| EntryError::Header { field, source }
 }
 
 /// Parses a PAX time: decimal seconds, optionally negative, with an optional
-/// fraction (`1700000000.5`), into seconds and nanoseconds.
+/// fraction (`1700000000.5`), into seconds and nanoseconds; `None` if it is
+/// not one or does not fit.
 fn parse_pax_time(s: &str) -> Option<(i64, u32)> {
     let (int, frac) = s.split_once('.').unwrap_or((s, ""));
     if !frac.bytes().all(|b| b.is_ascii_digit()) {
@@ -433,21 +639,39 @@ fn parse_pax_time(s: &str) -> Option<(i64, u32)> {
     let nanos: u32 = digits.parse().ok()?;
     // A negative time with a fraction is that much before `secs`.
     if int.starts_with('-') && nanos > 0 {
-        Some((secs - 1, 1_000_000_000 - nanos))
+        Some((secs.checked_sub(1)?, 1_000_000_000 - nanos))
     } else {
         Some((secs, nanos))
     }
 }
+
+/// The most zero padding accepted after tar's end-of-archive marker: tar pads
+/// to its record size (10 KiB by default); a gzip bomb of zeros after the
+/// marker would otherwise be inflated to its end.
+pub const MAX_END_PADDING: u64 = 1024 * 1024;
 
 /// Reads what is left of the decompressed stream after tar's end-of-archive
 /// marker, which must be zeros (tar's padding); the decoder checks the gzip
 /// trailer when it reaches it.
 fn drain_padding(decoder: &mut impl Read) -> io::Result<()> {
     let mut buf = vec![0; BUFFER_SIZE];
+    let mut total: u64 = 0;
     loop {
+        if crate::support::signals::interrupted().is_some() {
+            return Err(io::Error::other("interrupted"));
+        }
         let n = decoder.read(&mut buf)?;
         if n == 0 {
             return Ok(());
+        }
+        total = total.saturating_add(n as u64);
+        if total > MAX_END_PADDING {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "more than {MAX_END_PADDING} bytes of padding after the tar end-of-archive marker"
+                ),
+            ));
         }
         if buf[..n].iter().any(|b| *b != 0) {
             return Err(io::Error::new(
@@ -479,7 +703,7 @@ impl LengthError {
 
 /// Reads the rest of an entry's data and checks that it was all there: the
 /// tar crate reports a stream that ends inside an entry as a short read.
-fn check_length<R: Read>(data: &mut Data<'_, R>, want: u64) -> Result<(), LengthError> {
+fn check_length<R: Read + ?Sized>(data: &mut Data<'_, R>, want: u64) -> Result<(), LengthError> {
     let copied = io::copy(data, &mut io::sink());
     if let Some(e) = data.error.take() {
         return Err(LengthError::Stream(e));
@@ -496,13 +720,13 @@ fn check_length<R: Read>(data: &mut Data<'_, R>, want: u64) -> Result<(), Length
 
 /// An entry's data as given to a visitor: counts what is read, and keeps a
 /// stream error for the pass to report as such (rather than as the visitor's).
-struct Data<'a, R: Read> {
+struct Data<'a, R: Read + ?Sized> {
     inner: &'a mut R,
     read: u64,
     error: Option<io::Error>,
 }
 
-impl<'a, R: Read> Data<'a, R> {
+impl<'a, R: Read + ?Sized> Data<'a, R> {
     fn new(inner: &'a mut R) -> Self {
         Data {
             inner,
@@ -512,10 +736,17 @@ impl<'a, R: Read> Data<'a, R> {
     }
 }
 
-impl<R: Read> Read for Data<'_, R> {
+impl<R: Read + ?Sized> Read for Data<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.error.is_some() {
             return Err(io::Error::other("the archive stream failed earlier"));
+        }
+        // Checked on every read, so that a signal stops even one large entry
+        // (its caller reports the signal rather than this error).
+        if let Some(signal) = crate::support::signals::interrupted() {
+            return Err(io::Error::other(crate::support::signals::Interrupted(
+                signal,
+            )));
         }
         match self.inner.read(buf) {
             Ok(n) => {
@@ -532,18 +763,191 @@ impl<R: Read> Read for Data<'_, R> {
     }
 }
 
-/// The decompressed stream as the tar reader sees it: while a budget is set
-/// (around each call for the next entry), at most that many bytes can be read,
-/// so that extended headers cannot grow without bound in memory.
-struct Budgeted<R> {
-    inner: R,
-    budget: Rc<Cell<Option<u64>>>,
+/// The decompressed stream, shared by the tar reader (through [`Tap`]) and the
+/// pass (for a sparse entry's data).
+///
+/// While the tar reader looks for the next entry ([`TapState::begin_headers`]
+/// to [`TapState::end_headers`]) at most [`HEADER_BUDGET`] bytes can be read,
+/// so that extended headers cannot grow without bound in memory, and those
+/// bytes are kept: they hold a sparse entry's extension blocks, which the tar
+/// reader does not expose. A sparse entry's data is then read directly
+/// ([`TapState::direct`]), since the tar reader would produce every hole as
+/// zeros, and the tar reader, which skips what it did not read, is given as
+/// many zeros instead ([`TapState::credit`]).
+struct TapState<R> {
+    inner: RefCell<R>,
+    /// Bytes the tar reader may still read while looking for an entry.
+    budget: Cell<Option<u64>>,
+    /// Zeros to give the tar reader before reading on.
+    credit: Cell<u64>,
+    /// Bytes given to the tar reader: its position in the stream.
+    pos: Cell<u64>,
+    /// What it read while looking for the current entry, and from where.
+    headers: RefCell<Vec<u8>>,
+    headers_at: Cell<u64>,
 }
 
-impl<R: Read> Read for Budgeted<R> {
+impl<R: Read> TapState<R> {
+    fn new(inner: R) -> Self {
+        TapState {
+            inner: RefCell::new(inner),
+            budget: Cell::new(None),
+            credit: Cell::new(0),
+            pos: Cell::new(0),
+            headers: RefCell::new(Vec::new()),
+            headers_at: Cell::new(0),
+        }
+    }
+
+    /// The tar reader is about to look for the next entry.
+    fn begin_headers(&self) {
+        self.budget.set(Some(HEADER_BUDGET));
+        self.headers.borrow_mut().clear();
+        self.headers_at.set(self.pos.get() + self.credit.get());
+    }
+
+    /// The tar reader found it (or failed).
+    fn end_headers(&self) {
+        self.budget.set(None);
+    }
+
+    /// A reader of the next `len` bytes of the stream, around the tar reader.
+    fn direct(&self, len: u64) -> Direct<'_, R> {
+        Direct { tap: self, len }
+    }
+
+    /// The tar reader is to be given `len` zeros before the rest of the stream
+    /// (the data of the sparse entry just read directly).
+    fn credit(&self, len: u64) {
+        self.credit.set(self.credit.get().saturating_add(len));
+    }
+
+    /// The map of the GNU sparse entry the tar reader just returned, from its
+    /// header and the extension blocks after it, checked against its sizes
+    /// (what the tar reader checked too, with checked arithmetic).
+    fn sparse_map<E: Read>(&self, entry: &tar::Entry<'_, E>) -> io::Result<SparseMap> {
+        let bad =
+            |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("sparse map: {what}"));
+        let header = entry.header();
+        let gnu = header.as_gnu().ok_or_else(|| bad("not a GNU header"))?;
+        let headers = self.headers.borrow();
+        // The extension blocks are what was read after the entry's header.
+        let ext_from = entry
+            .raw_header_position()
+            .checked_add(512)
+            .and_then(|p| p.checked_sub(self.headers_at.get()))
+            .and_then(|p| usize::try_from(p).ok())
+            .filter(|p| *p <= headers.len())
+            .ok_or_else(|| bad("its extension blocks were not read"))?;
+        let ext = &headers[ext_from..];
+        if ext.len() % 512 != 0 || gnu.is_extended() == ext.is_empty() {
+            return Err(bad("extension blocks do not match the header"));
+        }
+        let stored_want = header.entry_size()?;
+        let mut map = SparseMap {
+            blocks: Vec::new(),
+            size: gnu.real_size()?,
+            stored: 0,
+        };
+        let mut end: u64 = 0;
+        let mut add = |block: &tar::GnuSparseHeader| -> io::Result<()> {
+            if block.is_empty() {
+                return Ok(());
+            }
+            let (off, len) = (block.offset()?, block.length()?);
+            if off < end {
+                return Err(bad("blocks out of order or overlapping"));
+            }
+            end = off
+                .checked_add(len)
+                .ok_or_else(|| bad("a block ends past 2^64"))?;
+            map.stored = map
+                .stored
+                .checked_add(len)
+                .ok_or_else(|| bad("more data than 2^64 bytes"))?;
+            if len > 0 {
+                map.blocks.push((off, len));
+            }
+            Ok(())
+        };
+        for block in &gnu.sparse {
+            add(block)?;
+        }
+        let count = ext.len() / 512;
+        for (i, raw) in ext.chunks_exact(512).enumerate() {
+            let mut block = tar::GnuExtSparseHeader::new();
+            block.as_mut_bytes().copy_from_slice(raw);
+            if block.is_extended() != (i + 1 < count) {
+                return Err(bad("extension blocks do not chain"));
+            }
+            for b in &block.sparse {
+                if !number_fits(&b.offset) || !number_fits(&b.numbytes) {
+                    return Err(bad("a base-256 number that is negative or 2^64 or more"));
+                }
+                add(b)?;
+            }
+        }
+        if end != map.size || map.size != entry.size() {
+            return Err(bad("blocks do not end at the file's size"));
+        }
+        if map.stored != stored_want {
+            return Err(bad("blocks do not add up to the entry's size"));
+        }
+        if i64::try_from(map.size).is_err() {
+            return Err(bad("the file is larger than 2^63 bytes"));
+        }
+        Ok(map)
+    }
+
+    /// The name in the last valid header the tar reader read while looking
+    /// for the current entry (for an error it found there), lossy UTF-8.
+    fn last_header_name(&self) -> Option<String> {
+        let headers = self.headers.borrow();
+        // Headers start on 512-byte boundaries of the stream.
+        let skip = usize::try_from((512 - self.headers_at.get() % 512) % 512).ok()?;
+        let blocks = headers.get(skip..)?.chunks_exact(512);
+        let mut name = None;
+        for block in blocks {
+            let mut h = tar::Header::new_old();
+            h.as_mut_bytes().copy_from_slice(block);
+            let sum: u32 = block[..148]
+                .iter()
+                .chain(&block[156..])
+                .map(|b| u32::from(*b))
+                .sum::<u32>()
+                + 8 * 32;
+            if h.cksum().ok() != Some(sum) || block.iter().all(|b| *b == 0) {
+                continue;
+            }
+            if !h.entry_type().is_gnu_longname()
+                && !h.entry_type().is_gnu_longlink()
+                && !h.entry_type().is_pax_local_extensions()
+            {
+                name = Some(String::from_utf8_lossy(&h.path_bytes()).into_owned());
+            }
+        }
+        name
+    }
+}
+
+/// The stream as the tar reader reads it (see [`TapState`]).
+struct Tap<R>(Rc<TapState<R>>);
+
+impl<R: Read> Read for Tap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let Some(left) = self.budget.get() else {
-            return self.inner.read(buf);
+        let tap = &self.0;
+        let credit = tap.credit.get();
+        if credit > 0 && !buf.is_empty() {
+            let n = buf.len().min(usize::try_from(credit).unwrap_or(usize::MAX));
+            buf[..n].fill(0);
+            tap.credit.set(credit - n as u64);
+            tap.pos.set(tap.pos.get() + n as u64);
+            return Ok(n);
+        }
+        let Some(left) = tap.budget.get() else {
+            let n = tap.inner.borrow_mut().read(buf)?;
+            tap.pos.set(tap.pos.get() + n as u64);
+            return Ok(n);
         };
         if left == 0 && !buf.is_empty() {
             return Err(io::Error::new(
@@ -555,8 +959,30 @@ impl<R: Read> Read for Budgeted<R> {
             ));
         }
         let max = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = self.inner.read(&mut buf[..max])?;
-        self.budget.set(Some(left - n as u64));
+        let n = tap.inner.borrow_mut().read(&mut buf[..max])?;
+        tap.budget.set(Some(left - n as u64));
+        tap.pos.set(tap.pos.get() + n as u64);
+        tap.headers.borrow_mut().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// The next bytes of the stream, read around the tar reader (see [`TapState::direct`]).
+struct Direct<'a, R> {
+    tap: &'a TapState<R>,
+    len: u64,
+}
+
+impl<R: Read> Read for Direct<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let max = buf
+            .len()
+            .min(usize::try_from(self.len).unwrap_or(usize::MAX));
+        if max == 0 {
+            return Ok(0);
+        }
+        let n = self.tap.inner.borrow_mut().read(&mut buf[..max])?;
+        self.len -= n as u64;
         Ok(n)
     }
 }
@@ -625,6 +1051,32 @@ mod tests {
         assert_eq!(parse_pax_time("x"), None);
         assert_eq!(parse_pax_time("1.x"), None);
         assert_eq!(parse_pax_time(""), None);
+    }
+
+    /// Finding (red team, issue 11): the most negative PAX time with a
+    /// fraction wrapped to the largest in release builds (a year-2446 mtime on
+    /// ext4) and panicked in debug ones. It is now not a time at all.
+    #[test]
+    fn regression_extreme_pax_times_do_not_wrap() {
+        assert_eq!(parse_pax_time("-9223372036854775808.5"), None);
+        assert_eq!(parse_pax_time("-9223372036854775808"), Some((i64::MIN, 0)));
+        assert_eq!(parse_pax_time("9223372036854775808"), None);
+    }
+
+    #[test]
+    fn base256_numbers_that_would_wrap_are_refused() {
+        let octal = *b"00000001750\0";
+        assert!(number_fits(&octal));
+        let mut b = [0u8; 12];
+        b[0] = 0x80;
+        b[4] = 0xff;
+        assert!(number_fits(&b), "2^64 - something fits");
+        b[3] = 1;
+        assert!(!number_fits(&b), "2^64 or more");
+        assert!(!number_fits(&[0xff; 12]), "negative");
+        assert!(!number_fits(&[0xc0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
+        assert!(number_fits(&[0x80, 0, 0, 0, 0, 0, 0, 1]), "8-byte field");
+        assert!(!number_fits(&[0xff, 0, 0, 0, 0, 0, 0, 1]));
     }
 
     #[test]

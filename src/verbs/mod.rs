@@ -132,6 +132,7 @@ pub(crate) fn run(cli: Cli, settings: &Settings) -> Result<(), Failure> {
         verb,
     } = cli;
     crate::template::lock::set_wait_timeout(settings.lock_timeout);
+    crate::image::Limits::set_configured(settings.image_limits);
     let zfs = CliZfs::new();
     let z = |verb: &str| zone_args(verb, &zone, &zonepath);
     match verb {

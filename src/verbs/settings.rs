@@ -93,6 +93,12 @@ pub(crate) const SPECS: &[Spec] = &[
         meaning: "how long to wait for another install's or build's template lock",
     },
     Spec {
+        name: "OMICRON1_IMAGE_MAX_BYTES",
+        default: "17179869184 (16 GiB)",
+        accepted: "a whole number of bytes, at least 1",
+        meaning: "the most one image may expand to (512 bytes per entry plus its data)",
+    },
+    Spec {
         name: "OMICRON1_LOG",
         default: "warn",
         accepted: "error, warn, info, debug, trace",
@@ -182,6 +188,8 @@ pub(crate) struct Settings {
     /// How long to wait for a template lock (`OMICRON1_LOCK_TIMEOUT`); `None`
     /// waits as long as it takes.
     pub lock_timeout: Option<Duration>,
+    /// The bound on what one image may write (`OMICRON1_IMAGE_MAX_BYTES`).
+    pub image_limits: crate::image::Limits,
     /// Diagnostics on stderr (`OMICRON1_LOG`).
     pub log_level: LogLevel,
 }
@@ -331,6 +339,9 @@ impl Settings {
         let timeout = get("OMICRON1_LOCK_TIMEOUT", &|v| {
             number(v).is_some_and(|n| (1..=86_400).contains(&n))
         });
+        let image_max = get("OMICRON1_IMAGE_MAX_BYTES", &|v| {
+            number(v).is_some_and(|n| n >= 1)
+        });
         let log = get("OMICRON1_LOG", &|v| {
             ["error", "warn", "info", "debug", "trace"]
                 .iter()
@@ -357,6 +368,11 @@ impl Settings {
             },
             copy_threads: threads.and_then(|v| number(&v)).map(|n| n as usize),
             lock_timeout: timeout.and_then(|v| number(&v)).map(Duration::from_secs),
+            image_limits: image_max
+                .and_then(|v| number(&v))
+                .map_or_else(crate::image::Limits::default, |max_bytes| {
+                    crate::image::Limits { max_bytes }
+                }),
             log_level: log
                 .and_then(|v| v.to_str().and_then(|s| s.parse().ok()))
                 .unwrap_or(LogLevel::WARN),
@@ -501,6 +517,9 @@ mod tests {
             ("OMICRON1_COPY_THREADS", "257"),
             ("OMICRON1_LOCK_TIMEOUT", "0"),
             ("OMICRON1_LOCK_TIMEOUT", "10s"),
+            ("OMICRON1_IMAGE_MAX_BYTES", "0"),
+            ("OMICRON1_IMAGE_MAX_BYTES", "1G"),
+            ("OMICRON1_IMAGE_MAX_BYTES", "-1"),
             ("OMICRON1_LOG", "loud"),
         ];
         for (name, value) in cases {
