@@ -305,11 +305,6 @@ fn cpu_used() -> Duration {
     tv(usage.user_time()) + tv(usage.system_time())
 }
 
-/// Runs `f`, asserting it took less than `limit`: in wall-clock time, or, on
-/// a machine so loaded that the wall clock says little, in this process's
-/// CPU time. Work that really runs away (spinning, writing zeros) exceeds
-/// both; a busy machine only stretches the first, and other tests running
-/// beside this one only add to the second.
 /// Runs `f`, asserting it took less than `limit` of wall-clock time.
 fn timed_wall<T>(what: &str, limit: Duration, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
@@ -319,6 +314,11 @@ fn timed_wall<T>(what: &str, limit: Duration, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Runs `f`, asserting it took less than `limit`: in wall-clock time, or, on
+/// a machine so loaded that the wall clock says little, in this process's
+/// CPU time. Work that really runs away (spinning, writing zeros) exceeds
+/// both; a busy machine only stretches the first, and other tests running
+/// beside this one only add to the second.
 fn timed<T>(what: &str, limit: Duration, f: impl FnOnce() -> T) -> T {
     let start = Instant::now();
     let cpu_start = cpu_used();
