@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install what the VM test suite needs on a Debian 12 host, only what is missing:
 # Debian's `contrib` component (where ZFS lives), a Debian kernel with its headers,
-# the ZFS module built by DKMS for that kernel, zfsutils, qemu and virtme-ng.
+# the ZFS module built by DKMS for that kernel, zfsutils, qemu, virtme-ng, and strace
+# (the VM suite counts real zfs processes and mount calls with it).
 #
 # The DKMS build is the expensive part (~5 min on 2 cores); it lands in
 # /lib/modules/<kver>/updates/dkms and later runs find it there and skip it.
@@ -60,7 +61,7 @@ fi
 #    its postinst builds the module for the guest kernel.
 missing=()
 for pkg in "linux-headers-$kver" qemu-system-x86 zfsutils-linux zfs-dkms \
-           busybox-static python3-pip kmod cpio; do
+           busybox-static python3-pip kmod cpio strace; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
 done
 if [ "${#missing[@]}" -gt 0 ]; then

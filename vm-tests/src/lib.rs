@@ -6,6 +6,8 @@
 //! to run them: they are never skipped.
 
 pub mod fixture;
+pub mod stop;
+pub mod trace;
 
 use std::path::PathBuf;
 

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use omicron1_vm_tests::fixture::{Entry, Fixture, Layer};
+use omicron1_vm_tests::trace::{traced, Mount, Trace};
 use omicron1_zfs::{DatasetName, PropertySource, Zfs};
 
 /// Runs `zfs ARGS` directly (to break datasets on purpose), which must succeed.
@@ -90,10 +91,14 @@ fn report_line(out: &str, tag: &str, rule: &str, fragment: &str) -> String {
     line.to_string()
 }
 
-/// Watches the global zone's mount table in the background for datasets, to
-/// catch a mount that comes and goes between two checks. It counts mounts that
-/// begin after it started: a dataset mounted already (that setup must unmount
-/// first) is not counted, mounting it again would be.
+/// Watches the global zone's mount table in the background for datasets. It
+/// counts mounts that begin after it started: a dataset mounted already (that
+/// setup must unmount first) is not counted, mounting it again would be.
+///
+/// This is the view from outside, of every process's mounts, but by polling:
+/// a mount shorter than the 2 ms interval can come and go between two reads.
+/// The proof that setup mounts nothing is its trace ([`setup_traced`]), which
+/// sees every mount system call of setup and the `zfs` processes it starts.
 struct MountWatch {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<usize>,
@@ -140,6 +145,41 @@ impl MountWatch {
         self.stop.store(true, Ordering::Relaxed);
         self.thread.join().unwrap()
     }
+}
+
+/// Runs `dataset setup ARGS` under `strace -f` (`omicron1_vm_tests::trace`):
+/// every mount system call of the installer and of each `zfs` process it
+/// starts is recorded, however briefly a mount lasts.
+fn setup_traced(f: &Fixture, args: &[&str], label: &str) -> (Output, Trace) {
+    let mut cmd = f.command();
+    cmd.args(["dataset", "setup"]).args(args);
+    let (out, trace) = traced(&cmd, &f.dir, label);
+    eprintln!(
+        "$ omicron1 dataset setup {} (traced)\n{}{}exit {:?}\nmount calls: {:?}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        out.status.code(),
+        trace.mounts
+    );
+    (out, trace)
+}
+
+/// The trace shows no mount of any of `datasets`, and no mount it cannot
+/// attribute to a dataset.
+fn assert_never_mounted(trace: &Trace, datasets: &[&DatasetName], what: &str) {
+    for ds in datasets {
+        assert_eq!(
+            trace.mounts_of(ds.as_str()),
+            Vec::<&Mount>::new(),
+            "{what}: {ds} was mounted"
+        );
+    }
+    assert_eq!(
+        trace.unattributed_mounts(),
+        Vec::<&Mount>::new(),
+        "{what}: a mount the trace cannot attribute"
+    );
 }
 
 /// Reads a file of a set-up (zoned) dataset by making it an ordinary dataset
@@ -414,12 +454,34 @@ fn setup_creates_a_dataset_and_its_parents_without_mounting_them() {
         .unwrap();
     let parents = [ds.parent().unwrap().parent().unwrap(), ds.parent().unwrap()];
     f.write_zone_config("z1", &zp, &xml_dataset(&ds));
+    // The trace sees a ZFS mount on this system: `zfs create` of an ordinary
+    // dataset mounts it (a check of the check).
+    let control = f.dataset.child("mount-control").unwrap();
+    let mut create = Command::new("/usr/sbin/zfs");
+    create.args(["create", control.as_str()]);
+    let (created, control_trace) = traced(&create, &f.dir, "control");
+    assert!(created.status.success(), "{created:?}");
+    assert_eq!(
+        control_trace.mounts_of(control.as_str()).len(),
+        1,
+        "the trace sees zfs create mount a dataset: {:?}",
+        control_trace.mounts
+    );
+
     let watch = MountWatch::start(&[&ds, &parents[0], &parents[1]]);
-    let out = ok(&omicron1(
-        &f,
-        &["dataset", "setup", ds.as_str(), "--zone", "z1"],
-    ));
-    assert_eq!(watch.finish(), 0, "nothing setup made was ever mounted");
+    let (out, trace) = setup_traced(&f, &[ds.as_str(), "--zone", "z1"], "create");
+    let out = ok(&out);
+    assert_eq!(watch.finish(), 0, "no mount seen in the mount table");
+    assert_never_mounted(
+        &trace,
+        &[&ds, &parents[0], &parents[1]],
+        "nothing setup made was ever mounted",
+    );
+    assert!(
+        trace.zfs_processes().contains(&"zfs create".to_string()),
+        "the trace covers the zfs processes: {:?}",
+        trace.zfs_processes()
+    );
     for p in &parents {
         assert!(
             out.contains(&format!("INFO: omicron: zfs create -o canmount=off {p}\n")),
@@ -532,14 +594,22 @@ fn setup_fixes_each_broken_state_in_place_and_keeps_the_data() {
         assert_eq!(check.status.code(), Some(254), "{name} is broken");
 
         let watch = MountWatch::start(&[&ds]);
-        let out = ok(&omicron1(
-            &f,
-            &["dataset", "setup", ds.as_str(), "--zone", "z1"],
-        ));
+        let (out, trace) = setup_traced(&f, &[ds.as_str(), "--zone", "z1"], name);
+        let out = ok(&out);
         assert_eq!(
             watch.finish(),
             0,
-            "{name}: never mounted again once setup began"
+            "{name}: no new mount seen in the mount table"
+        );
+        assert_never_mounted(
+            &trace,
+            &[&ds],
+            &format!("{name}: never mounted again once setup began"),
+        );
+        assert!(
+            trace.zfs_processes().contains(&"zfs set".to_string()),
+            "{name}: the trace covers the zfs processes: {:?}",
+            trace.zfs_processes()
         );
         assert!(out.contains(&format!("{ds} is set up")), "{name}: {out}");
         assert_set_up(&f, &ds);

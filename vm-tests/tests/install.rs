@@ -1,7 +1,9 @@
 //! The install path against real ZFS, driven the way zoneadm drives it:
 //! template contents, clone origin, layers in order, metadata, one build for
 //! many installs (also racing), rollback, uninstall, the clone hook, the
-//! non-ZFS fallback, encryption, and each hook's arguments.
+//! non-ZFS fallback, encryption (and the refusal of a zonepath encrypted
+//! otherwise than its template), and each hook's arguments. Signals during an
+//! install are in `signals.rs`.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
@@ -522,72 +524,80 @@ fn hooks_accept_what_zoneadm_passes() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("ip-type=exclusive"));
 }
 
+/// Creates `ds` as an encryption root of its own, keyed by a file.
+fn create_encrypted(f: &Fixture, ds: &omicron1_zfs::DatasetName, key_name: &str) {
+    let key = f.dir.join(key_name);
+    std::fs::write(&key, format!("passphrase of {key_name}")).unwrap();
+    let keylocation = format!("file://{}", key.display());
+    let props = [
+        ("encryption", "on"),
+        ("keyformat", "passphrase"),
+        ("keylocation", keylocation.as_str()),
+    ];
+    f.zfs
+        .create(
+            ds,
+            &CreateOptions {
+                parents: false,
+                properties: &props,
+            },
+        )
+        .unwrap();
+}
+
 #[test]
-fn a_signal_during_unpack_rolls_back() {
-    use std::io::BufRead;
-    let f = Fixture::new("inst_signal");
-    let warm = simple_layer(&f, "warm", &[Entry::File("opt/warm", b"warm\n", 0o644)]);
-    let zp0 = f.zonepath("z0");
-    ok(&f.hook("z0", &zp0, &["install", warm.to_str().unwrap()]));
-    // An image big enough to still be unpacking when the signal arrives.
-    let big = f.image_path("big");
-    {
-        let mut l = Layer::layer(&big, "big");
-        let content = vec![b'x'; 8192];
-        for i in 0..4000 {
-            l.raw_file(
-                &format!("root/opt/big/{i:05}"),
-                &content,
-                0o644,
-                0,
-                0,
-                1_600_000_000,
-            );
-        }
-        l.finish();
-    }
-    for signal in [
-        nix::sys::signal::Signal::SIGTERM,
-        nix::sys::signal::Signal::SIGINT,
-    ] {
-        let zone = format!("z{}", signal as i32);
-        let zp = f.zonepath(&zone);
-        let mut child = f
-            .command()
-            .arg("-z")
-            .arg(&zone)
-            .arg("-R")
-            .arg(&zp)
-            .args(["install", big.to_str().unwrap()])
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = std::io::BufReader::new(stdout).lines();
-        // Wait until the installer says it is unpacking, then signal it.
-        for line in lines.by_ref() {
-            if line.unwrap().contains("unpacking image") {
-                break;
-            }
-        }
-        let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-        nix::sys::signal::kill(pid, signal).unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(254),
-            "{signal}: {}",
-            String::from_utf8_lossy(&out.stderr)
+fn a_zonepath_encrypted_otherwise_than_its_template_is_refused() {
+    let f = Fixture::new("inst_crypt_refuse");
+    let image = simple_layer(&f, "app", &[Entry::File("opt/app", b"app\n", 0o644)]);
+    let refused = |zone: &str, zp: &std::path::Path, zpds: &omicron1_zfs::DatasetName| {
+        let out = f.hook(zone, zp, &["install", image.to_str().unwrap()]);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(254), "{zone}: {err}");
+        assert!(
+            err.contains(&format!("but zonepath dataset {zpds} has Some(\"{zpds}\")"))
+                && err.contains("put the zonepath dataset under an encrypted parent"),
+            "{zone}: names both encryption roots and what to do: {err}"
         );
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("interrupted"),
-            "{signal}"
+            !f.zfs.exists((&zpds.child("root").unwrap()).into()).unwrap(),
+            "{zone}: no zone root is left"
         );
-        assert!(
-            !f.zfs.exists((&f.root_dataset(&zone)).into()).unwrap(),
-            "{signal}: root destroyed"
-        );
-    }
-    assert_eq!(template_count(&f), 1, "the template is untouched");
+        err
+    };
+
+    // An unencrypted parent (so an unencrypted template) and a zonepath dataset
+    // that is its own encryption root: a clone would be unencrypted.
+    let zpds = f.zonepath_dataset("own");
+    create_encrypted(&f, &zpds, "own.key");
+    let zp = f.mountpoint.join("zones/own");
+    let err = refused("own", &zp, &zpds);
+    assert!(err.contains("has encryption root None"), "{err}");
+
+    // An encrypted parent (the template shares its encryption root) and a
+    // zonepath dataset below it with a key of its own.
+    let crypt = f.dataset.child("crypt").unwrap();
+    create_encrypted(&f, &crypt, "crypt.key");
+    let zone_parent = crypt.child("zone").unwrap();
+    f.zfs
+        .create(&zone_parent, &CreateOptions::default())
+        .unwrap();
+    let zpds = zone_parent.child("rekeyed").unwrap();
+    create_encrypted(&f, &zpds, "rekeyed.key");
+    let zp = f.mountpoint.join("crypt/zone/rekeyed");
+    let err = refused("rekeyed", &zp, &zpds);
+    assert!(
+        err.contains(&format!("has encryption root Some(\"{crypt}\")")),
+        "{err}"
+    );
+
+    // Beside them, a zonepath dataset that inherits the parent's encryption
+    // installs from the same template.
+    let zpds = zone_parent.child("inherits").unwrap();
+    f.zfs.create(&zpds, &CreateOptions::default()).unwrap();
+    let zp = f.mountpoint.join("crypt/zone/inherits");
+    ok(&f.hook("inherits", &zp, &["install", image.to_str().unwrap()]));
+    assert_eq!(
+        prop(&f, &zpds.child("root").unwrap(), "encryptionroot").as_deref(),
+        Some(crypt.as_str())
+    );
 }

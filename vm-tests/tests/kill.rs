@@ -22,61 +22,43 @@
 //!   install refuses to touch, `uninstall -F` removes, and a reinstall replaces;
 //! - the template is not changed by any of it.
 
-use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-use nix::unistd::Pid;
 use omicron1_vm_tests::fixture::{Entry, Fixture, Layer};
+use omicron1_vm_tests::stop::{self, Running, Stopped};
 use omicron1_zfs::{DatasetName, Zfs};
 
-/// How long an installer may take to reach a point (emulation is slow).
-const DEADLINE: Duration = Duration::from_secs(600);
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p).unwrap_or_default()
-}
-
-/// An installer started with `OMICRON1_STOP_AT`, now stopped at its point.
-struct Stopped {
-    pid: Pid,
-    point: String,
-    stdout: PathBuf,
-    stderr: PathBuf,
+/// The installer's `install` of `zone`, with extra environment.
+fn install_command(
+    f: &Fixture,
+    zone: &str,
+    zp: &Path,
+    image: &Path,
+    env: &[(&str, &str)],
+) -> Command {
+    let mut cmd = f.command();
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.arg("-z")
+        .arg(zone)
+        .arg("-R")
+        .arg(zp)
+        .arg("install")
+        .arg(image);
+    cmd
 }
 
 /// Starts `install` for `zone` with extra environment, not waiting for it.
-#[allow(clippy::zombie_processes)] // reaped by pid (`wait_exit`), not through the handle
 fn spawn_install(
     f: &Fixture,
     zone: &str,
     zp: &Path,
     image: &Path,
     env: &[(&str, &str)],
-) -> (Pid, PathBuf, PathBuf) {
-    let stdout = f.dir.join(format!("{zone}.stdout"));
-    let stderr = f.dir.join(format!("{zone}.stderr"));
-    let mut cmd = f.command();
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let child = cmd
-        .arg("-z")
-        .arg(zone)
-        .arg("-R")
-        .arg(zp)
-        .arg("install")
-        .arg(image)
-        .stdin(Stdio::null())
-        .stdout(File::create(&stdout).unwrap())
-        .stderr(File::create(&stderr).unwrap())
-        .spawn()
-        .unwrap();
-    // Reaped below with waitpid; dropping the handle neither waits nor kills.
-    (Pid::from_raw(child.id() as i32), stdout, stderr)
+) -> Running {
+    stop::spawn(install_command(f, zone, zp, image, env), &f.dir, zone)
 }
 
 /// Runs `install` of `zone` until it stops at `point`.
@@ -88,66 +70,12 @@ fn install_until(
     point: &str,
     env: &[(&str, &str)],
 ) -> Stopped {
-    let mut env = env.to_vec();
-    env.push(("OMICRON1_STOP_AT", point));
-    let (pid, stdout, stderr) = spawn_install(f, zone, zp, image, &env);
-    let started = Instant::now();
-    loop {
-        match waitpid(pid, Some(WaitPidFlag::WUNTRACED | WaitPidFlag::WNOHANG)).unwrap() {
-            WaitStatus::StillAlive if started.elapsed() < DEADLINE => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            WaitStatus::Stopped(_, Signal::SIGSTOP) => break,
-            other => {
-                let _ = kill(pid, Signal::SIGKILL);
-                panic!(
-                    "{zone}: the installer did not stop at {point} ({other:?} after {:?}):\n{}{}",
-                    started.elapsed(),
-                    read(&stdout),
-                    read(&stderr)
-                );
-            }
-        }
-    }
-    let name = point.split('#').next().unwrap();
-    let said = read(&stderr);
-    assert!(
-        said.contains(&format!("stopping at {name}#")),
-        "{zone}: {said}"
-    );
-    eprintln!("{zone}: stopped at {point} after {:?}", started.elapsed());
-    Stopped {
-        pid,
-        point: point.to_string(),
-        stdout,
-        stderr,
-    }
-}
-
-impl Stopped {
-    /// SIGKILL, then reap; returns what it printed.
-    fn kill(self) -> String {
-        kill(self.pid, Signal::SIGKILL).unwrap();
-        match waitpid(self.pid, None).unwrap() {
-            WaitStatus::Signaled(_, Signal::SIGKILL, _) => {}
-            other => panic!("{}: {other:?}", self.point),
-        }
-        let out = read(&self.stdout);
-        eprintln!("killed at {}:\n{out}{}", self.point, read(&self.stderr));
-        out
-    }
-
-    fn stdout(&self) -> String {
-        read(&self.stdout)
-    }
-}
-
-/// Waits for a process started by [`spawn_install`] to exit; its exit code.
-fn wait_exit(pid: Pid) -> i32 {
-    match waitpid(pid, None).unwrap() {
-        WaitStatus::Exited(_, code) => code,
-        other => panic!("{other:?}"),
-    }
+    stop::run_until(
+        install_command(f, zone, zp, image, env),
+        point,
+        &f.dir,
+        zone,
+    )
 }
 
 fn ok(f: &Fixture, zone: &str, zp: &Path, image: &Path) -> String {
@@ -350,21 +278,21 @@ fn killed_template_builds_are_never_cloned() {
     let mountpoint = get(&f, &second, "mountpoint").unwrap();
     std::fs::write(Path::new(&mountpoint).join("poison-w"), b"half-built\n").unwrap();
     let wzp = f.zonepath("w-waiter");
-    let (waiter, waiter_out, waiter_err) = spawn_install(&f, "w-waiter", &wzp, &img, &boot);
-    let started = Instant::now();
-    while !read(&waiter_out).contains("waiting for another install to finish building template") {
-        assert!(
-            started.elapsed() < DEADLINE,
-            "the waiter never waits: {}{}",
-            read(&waiter_out),
-            read(&waiter_err)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let waiter = spawn_install(&f, "w-waiter", &wzp, &img, &boot);
+    // The kernel's word that the waiter sits in the lock wait (fcntl F_SETLKW)
+    // on the stopped builder's template, not merely that it printed so.
+    waiter.wait_until_blocked_in_fcntl();
+    assert!(
+        waiter
+            .stdout()
+            .contains("waiting for another install to finish building template"),
+        "{}",
+        waiter.stdout()
+    );
     builder.kill();
-    let code = wait_exit(waiter);
-    let out = read(&waiter_out);
-    assert_eq!(code, 0, "{out}{}", read(&waiter_err));
+    let end = waiter.wait();
+    let out = end.stdout;
+    assert_eq!(end.code, Some(0), "{out}{}", end.stderr);
     assert!(
         out.contains("destroying unfinished template") && out.contains("building template"),
         "{out}"

@@ -1,11 +1,11 @@
 //! Template lifecycle on real ZFS: once per boot and baseline, concurrent- and
 //! crash-safe, per pool, listed, collected.
 
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
 use omicron1_vm_tests::fixture::{Entry, Fixture, Layer};
+use omicron1_vm_tests::stop::{run_until, spawn};
 use omicron1_zfs::Zfs;
 
 fn ok(out: &Output) -> String {
@@ -289,24 +289,25 @@ fn two_pools_get_a_template_each_without_waiting_for_each_other() {
         .unwrap();
     let zp1 = f.zonepath("x");
     let zp2 = Path::new("/tmp/tp2/zones/y").to_path_buf();
-    let spawn = |zone: &str, zp: &Path| {
-        f.command()
-            .arg("-z")
+    let install = |zone: &str, zp: &Path| {
+        let mut c = f.command();
+        c.arg("-z")
             .arg(zone)
             .arg("-R")
             .arg(zp)
-            .args(["install", &img])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            .args(["install", &img]);
+        c
     };
-    let (a, b) = (spawn("x", &zp1), spawn("y", &zp2));
-    let (out_a, out_b) = (
-        ok(&a.wait_with_output().unwrap()),
-        ok(&b.wait_with_output().unwrap()),
-    );
-    for out in [&out_a, &out_b] {
+    // x stops in the middle of building its pool's template, holding that
+    // template's lock exclusively...
+    let x = run_until(install("x", &zp1), "pruned", &f.dir, "x");
+    // ...and y, on the other pool, builds its own and installs meanwhile,
+    // never blocking on a lock (it would wait forever for the stopped x).
+    let y = spawn(install("y", &zp2), &f.dir, "y").wait_never_blocking_on_a_lock();
+    assert_eq!(y.code, Some(0), "{}", y.stderr);
+    let x = x.resume();
+    assert_eq!(x.code, Some(0), "{}", x.stderr);
+    for out in [&x.stdout, &y.stdout] {
         assert!(
             out.contains("building template"),
             "each pool builds its own:\n{out}"
@@ -349,25 +350,12 @@ fn a_killed_build_is_never_cloned_and_the_next_install_rebuilds() {
     let f = Fixture::own_pool("tpl_killed");
     let img = image(&f);
     let zp = f.zonepath("k");
-    let mut child = f
-        .command()
-        .arg("-z")
-        .arg("k")
-        .arg("-R")
-        .arg(&zp)
-        .args(["install", &img])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("replicating /usr tree") {
-            break;
-        }
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    // Killed while replicating /usr: its second entry (`OMICRON1_STOP_AT`).
+    let mut cmd = f.command();
+    cmd.args(["-z", "k", "-R"]).arg(&zp).args(["install", &img]);
+    let stopped = run_until(cmd, "replicate-entry#2", &f.dir, "k");
+    assert!(stopped.stdout().contains("replicating /usr tree"));
+    stopped.kill();
     let templates = list_json(&f, &f.boot_id);
     assert_eq!(templates.len(), 1);
     assert_eq!(templates[0]["state"], "unfinished");
@@ -426,4 +414,86 @@ fn template_build_makes_a_template_ahead_of_installs() {
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(253));
+}
+
+/// Remakes the fixture's baseline with `motd` as `etc/motd`, into `out`.
+fn remake_baseline(f: &Fixture, motd: &str, out: &Path) {
+    let root = f.dir.join("baseline-root");
+    std::fs::write(root.join("etc/motd"), motd).unwrap();
+    ok(&f
+        .command()
+        .args(["baseline", "create", "--root"])
+        .arg(&root)
+        .arg("--include")
+        .arg(f.dir.join("baseline-include"))
+        .arg("--gzonly")
+        .arg(f.dir.join("baseline-gzonly"))
+        .arg("--output")
+        .arg(out)
+        .output()
+        .unwrap());
+}
+
+#[test]
+fn a_changed_baseline_gets_a_new_template_in_the_same_boot() {
+    use std::os::unix::fs::MetadataExt;
+    let f = Fixture::own_pool("tpl_baseline");
+    let img = image(&f);
+    let origin = |zone: &str| {
+        f.zfs
+            .get_value((&f.root_dataset(zone)).into(), "origin")
+            .unwrap()
+            .unwrap()
+    };
+    let motd = |zp: &Path| std::fs::read_to_string(zp.join("root/etc/motd")).unwrap();
+    let zp1 = f.zonepath("z1");
+    ok(&f.hook("z1", &zp1, &["install", &img]));
+    // Warm: the cached digest is used, the template reused.
+    let zp2 = f.zonepath("z2");
+    let out = ok(&f.hook("z2", &zp2, &["install", &img]));
+    assert!(out.contains("using template"), "{out}");
+    assert_eq!(origin("z2"), origin("z1"));
+
+    // A baseline upgrade as `baseline create` writes it (a new file renamed
+    // over the old one): the next install builds a new template from it.
+    remake_baseline(&f, "second motd\n", &f.baseline_dir);
+    let zp3 = f.zonepath("z3");
+    let out = ok(&f.hook("z3", &zp3, &["install", &img]));
+    assert!(out.contains("building template"), "{out}");
+    assert_ne!(origin("z3"), origin("z1"), "a new template");
+    assert_eq!(motd(&zp3), "second motd\n");
+    assert_eq!(motd(&zp1), "baseline motd\n", "z1 keeps its template");
+    let listed = list_json(&f, &f.boot_id);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    let stale: Vec<_> = listed.iter().filter(|t| t["state"] == "stale").collect();
+    assert_eq!(
+        stale.len(),
+        1,
+        "the first baseline's template is stale: {listed:?}"
+    );
+
+    // The archive rewritten in place (same file, same inode, new content).
+    let other = f.dir.join("baseline-3");
+    remake_baseline(&f, "third motd\n", &other);
+    let files = f.baseline_dir.join("files.tar.gz");
+    let inode = std::fs::metadata(&files).unwrap().ino();
+    std::fs::write(&files, std::fs::read(other.join("files.tar.gz")).unwrap()).unwrap();
+    assert_eq!(
+        std::fs::metadata(&files).unwrap().ino(),
+        inode,
+        "rewritten in place"
+    );
+    let zp4 = f.zonepath("z4");
+    let out = ok(&f.hook("z4", &zp4, &["install", &img]));
+    assert!(out.contains("building template"), "{out}");
+    assert_eq!(motd(&zp4), "third motd\n");
+    assert_ne!(origin("z4"), origin("z3"));
+    // And that one is reused.
+    let zp5 = f.zonepath("z5");
+    let out = ok(&f.hook("z5", &zp5, &["install", &img]));
+    assert!(
+        out.contains("using template") && !out.contains("building"),
+        "{out}"
+    );
+    assert_eq!(origin("z5"), origin("z4"));
 }
