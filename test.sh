@@ -14,6 +14,12 @@ if ! cargo fmt --version >/dev/null 2>&1; then
 fi
 cargo fmt --all --check
 
+step "lints (cargo clippy -D warnings)"
+if ! cargo clippy --version >/dev/null 2>&1; then
+    rustup component add clippy
+fi
+cargo clippy --workspace --all-targets -- -D warnings
+
 step "host tests (cargo test)"
 cargo test --workspace --exclude omicron1-vm-tests
 

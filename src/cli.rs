@@ -3,14 +3,13 @@
 //! zoneadm calls `brand -z ZONE -R ZONEPATH VERB [ARGS]` (see
 //! `brand/config.xml`); global options come before the verb. Any argument
 //! error exits 253 (`ZONE_SUBPROC_USAGE`) without doing anything.
+//!
+//! Only clap types live here; this module imports nothing of the crate, and
+//! nothing below [`crate::verbs`] imports it.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-
-use crate::exit::{Exit, Failure};
-use crate::settings::Settings;
 
 /// Every zoneadm hook verb this binary implements; `brand/config.xml` must route
 /// each of them here (a host test checks both directions).
@@ -220,38 +219,6 @@ pub enum BaselineVerb {
         #[arg(long)]
         output: PathBuf,
     },
-}
-
-/// Parses the process arguments, runs the verb, logs the call and returns the
-/// exit code.
-pub fn main() -> ExitCode {
-    crate::log::init_tracing();
-    crate::signals::install_handlers();
-    let argv: Vec<String> = std::env::args_os()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let settings = Settings::from_env();
-    let outcome = match Cli::try_parse_from(&argv) {
-        Ok(cli) => crate::hooks::run(cli, &settings),
-        Err(e) => {
-            use clap::error::ErrorKind;
-            let _ = e.print();
-            match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => return ExitCode::SUCCESS,
-                _ => Err(Failure::usage("invalid arguments")),
-            }
-        }
-    };
-    let (code, message) = match &outcome {
-        Ok(()) => (Exit::Ok.code(), None),
-        Err(f) => {
-            let text = f.to_string();
-            eprintln!("omicron1: error: {text}");
-            (f.exit.code(), Some(text))
-        }
-    };
-    crate::log::record_call(&settings.run_dir, &argv, code, message.as_deref());
-    ExitCode::from(code)
 }
 
 #[cfg(test)]

@@ -1,31 +1,33 @@
 //! The omicron1 zone installer.
 //!
-//! Layers, each knowing only those below it: [`cli`] parses zoneadm's
-//! arguments and maps outcomes to [`exit`] codes; the hooks implement one verb
-//! each; below them sit the install pipeline, templates, image extraction, zone
-//! configuration and delegated datasets; below those, the `omicron1-zfs` crate,
-//! the only code that starts a `zfs` process.
+//! The folders are the layers; each imports only those below it (a host test,
+//! `tests/layers.rs`, checks every `use crate::` line against this table, the
+//! one in `architecture.md`):
+//!
+//! | module | may import |
+//! |---|---|
+//! | [`cli`] | clap only: nothing of the crate |
+//! | `verbs` | everything below; the only place with exit codes and reports |
+//! | [`zone_root`] | `template`, `rootfs`, `image`, `delegated`, `zone`, `props`, `support` |
+//! | [`template`] | `rootfs`, `image`, `zone`, `props`, `support` |
+//! | [`delegated`] | `zone`, `support` |
+//! | [`rootfs`] | `image`, `support` |
+//! | [`image`] | `support` |
+//! | [`zone`] | nothing of the crate (`omicron1_zfs` names only) |
+//! | [`props`], [`support`] | nothing of the crate |
+//!
+//! Below them all, the `omicron1-zfs` crate is the only code that starts a
+//! `zfs` process; `rootfs` and `image` know directories, not ZFS.
 
-pub mod baseline;
-pub mod boot;
 pub mod cli;
 pub mod delegated;
-pub mod exit;
-pub mod faults;
-pub mod hooks;
 pub mod image;
-pub mod install;
-pub mod lifecycle;
-pub mod lock;
-pub mod log;
-pub mod pathio;
-pub mod progress;
 pub mod props;
-pub mod replicate;
-pub mod revert;
-pub mod settings;
-pub mod signals;
+pub mod rootfs;
+pub mod support;
 pub mod template;
-pub mod templates;
-pub mod timings;
-pub mod zonecfg;
+mod verbs;
+pub mod zone;
+pub mod zone_root;
+
+pub use verbs::main;

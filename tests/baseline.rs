@@ -8,7 +8,8 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
-use omicron1::baseline::{self, Baseline, BaselineError};
+use omicron1::rootfs::baseline::{self, Baseline, BaselineError};
+use omicron1::rootfs::baseline_archive;
 use sha2::{Digest, Sha256};
 
 const OLD_SECS: u64 = 1_000_000_000;
@@ -104,7 +105,7 @@ fn create_writes_metadata_first_then_listed_files_under_root() {
     )
     .unwrap();
     let out = work.path().join("out");
-    let stats = baseline::create(r, &include, None, &out).unwrap();
+    let stats = baseline_archive::create(r, &include, None, &out).unwrap();
 
     let (names, entries) = read_archive(&out.join(baseline::FILES));
     assert_eq!(names[0], "oxide.json");
@@ -188,7 +189,7 @@ fn create_keeps_long_names_and_does_not_follow_symlinked_directories() {
     let work = tempfile::tempdir().unwrap();
     let include = work.path().join("include");
     fs::write(&include, "opt\n").unwrap();
-    baseline::create(r, &include, None, work.path()).unwrap();
+    baseline_archive::create(r, &include, None, work.path()).unwrap();
     let (_, entries) = read_archive(&work.path().join(baseline::FILES));
     assert_eq!(entries[&format!("root/{long}")].data, b"long");
     assert_eq!(entries["root/opt/out"].kind, tar::EntryType::Symlink);
@@ -205,7 +206,7 @@ fn create_copies_a_validated_gzonly_list() {
     let text = "# global zone only\netc/zones/index\n./etc/dladm/datalink.conf\n";
     fs::write(&gzonly, text).unwrap();
     let out = work.path().join("out");
-    baseline::create(root.path(), &include, Some(&gzonly), &out).unwrap();
+    baseline_archive::create(root.path(), &include, Some(&gzonly), &out).unwrap();
     assert_eq!(
         fs::read_to_string(out.join(baseline::GZONLY)).unwrap(),
         text
@@ -230,7 +231,7 @@ fn a_failed_create_leaves_the_previous_baseline_alone() {
 
     // A listed path that does not exist: named, with the list and the line.
     fs::write(&include, "etc/passwd\n\netc/nosuchfile\n").unwrap();
-    let err = baseline::create(root.path(), &include, None, &out).unwrap_err();
+    let err = baseline_archive::create(root.path(), &include, None, &out).unwrap_err();
     assert!(
         matches!(err, BaselineError::Missing { line: 3, .. }),
         "{err}"
@@ -245,7 +246,7 @@ fn a_failed_create_leaves_the_previous_baseline_alone() {
     fs::write(&include, "etc/passwd\n").unwrap();
     let gzonly = work.path().join("gz");
     fs::write(&gzonly, "etc/ok\n/etc/zones/index\n").unwrap();
-    let err = baseline::create(root.path(), &include, Some(&gzonly), &out).unwrap_err();
+    let err = baseline_archive::create(root.path(), &include, Some(&gzonly), &out).unwrap_err();
     assert!(
         matches!(err, BaselineError::BadLine { line: 2, .. }),
         "{err}"
@@ -254,7 +255,7 @@ fn a_failed_create_leaves_the_previous_baseline_alone() {
     // A path through a symlink.
     symlink("etc", root.path().join("etclink")).unwrap();
     fs::write(&include, "etclink/passwd\n").unwrap();
-    let err = baseline::create(root.path(), &include, None, &out).unwrap_err();
+    let err = baseline_archive::create(root.path(), &include, None, &out).unwrap_err();
     assert!(
         matches!(err, BaselineError::NotThroughDirectories { line: 1, .. }),
         "{err}"
@@ -262,7 +263,8 @@ fn a_failed_create_leaves_the_previous_baseline_alone() {
 
     // A gzonly list that was named but does not exist.
     let err =
-        baseline::create(root.path(), &include, Some(&work.path().join("nope")), &out).unwrap_err();
+        baseline_archive::create(root.path(), &include, Some(&work.path().join("nope")), &out)
+            .unwrap_err();
     assert!(err.to_string().contains("nope"), "{err}");
 
     assert_eq!(fs::read(out.join(baseline::FILES)).unwrap(), b"previous");
@@ -287,7 +289,7 @@ fn create_rejects_absolute_and_dotdot_include_lines() {
         ("# x\n\netc/../../x\n", 3),
     ] {
         fs::write(&include, text).unwrap();
-        let err = baseline::create(root.path(), &include, None, work.path()).unwrap_err();
+        let err = baseline_archive::create(root.path(), &include, None, work.path()).unwrap_err();
         assert!(
             matches!(err, BaselineError::BadLine { line: l, .. } if l == line),
             "{err}"

@@ -8,7 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use nix::sys::stat::{utimensat, Mode as FileMode, UtimensatFlags};
 use nix::sys::time::TimeSpec;
-use omicron1::replicate::{self, Mode, ReplicateError};
+use omicron1::rootfs::replicate::{self, Mode, ReplicateError};
 
 /// An mtime with nanoseconds, to check they are kept.
 const OLD_SECS: u64 = 1_000_000_000;

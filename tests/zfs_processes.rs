@@ -7,11 +7,12 @@
 use std::fs;
 use std::path::PathBuf;
 
-use omicron1::install::Zone;
-use omicron1::lifecycle;
-use omicron1::settings::Settings;
-use omicron1::template::{self, Ready, Sources, Template};
-use omicron1::{baseline, props};
+use omicron1::props;
+use omicron1::rootfs::replicate::Mode;
+use omicron1::rootfs::{baseline_archive, SourcePlaces};
+use omicron1::template::{self, identity, Ready, Site, Template};
+use omicron1::zone::Zone;
+use omicron1::zone_root::uninstall;
 use omicron1_zfs::{CreateOptions, DatasetName, FakeZfs, ObjectName, PoolName, SnapshotName, Zfs};
 
 /// A pool mounted in a temporary folder, with system trees and a baseline to
@@ -41,7 +42,7 @@ fn world() -> World {
     write(tree.join("etc/motd"), b"baseline motd\n");
     let include = root.join("include");
     fs::write(&include, "etc\n").unwrap();
-    baseline::create(&tree, &include, None, &root.join("baseline")).unwrap();
+    baseline_archive::create(&tree, &include, None, &root.join("baseline")).unwrap();
 
     let zfs = FakeZfs::new();
     let pool: PoolName = "tp".parse().unwrap();
@@ -57,18 +58,23 @@ fn world() -> World {
 }
 
 impl World {
-    fn settings(&self, boot: &str) -> Settings {
-        let root = self.root.clone();
-        let boot = boot.to_string();
-        Settings::from_lookup(move |key| match key {
-            "OMICRON1_SOURCE_ROOT" => Some(root.join("src")),
-            "OMICRON1_BASELINE_DIR" => Some(root.join("baseline")),
-            "OMICRON1_RUN_DIR" => Some(root.join("run")),
-            "OMICRON1_ZONES_DIR" => Some(root.join("zones")),
-            "OMICRON1_BOOT_ID" => Some(boot.clone().into()),
-            "OMICRON1_REPLICATE" => Some("copy".into()),
-            _ => None,
-        })
+    /// What templates know of this host in `boot`.
+    fn site(&self, boot: &str) -> Site {
+        Site {
+            run_dir: self.root.join("run"),
+            boot_id: Some(boot.to_string()),
+            baseline_dirs: vec![self.root.join("baseline")],
+        }
+    }
+
+    /// The system trees and baseline, copied (the fake has no `/system`).
+    fn sources(&self) -> SourcePlaces {
+        SourcePlaces {
+            source_root: self.root.join("src"),
+            baseline_dirs: vec![self.root.join("baseline")],
+            mode: Mode::CopyAll,
+            threads: None,
+        }
     }
 
     /// Where the fake mounts a dataset (below the pool's mountpoint).
@@ -79,22 +85,21 @@ impl World {
 
     /// This boot's template for the parent, where it is or would be.
     fn template(&self, boot: &str) -> Template {
-        let settings = self.settings(boot);
-        let sources = Sources::from_settings(&settings).unwrap();
-        let identity = template::identity(&settings, &sources.baseline).unwrap();
+        let sources = self.sources().find().unwrap();
+        let identity = identity::identity(&self.site(boot), &sources.baseline).unwrap();
         Template::locate(&self.parent, &identity).unwrap()
     }
 
     /// `template::ensure` as an install in `boot` runs it, and the commands it ran.
     fn ensure(&self, boot: &str) -> (Ready, Vec<&'static str>) {
-        let settings = self.settings(boot);
-        let sources = Sources::from_settings(&settings).unwrap();
-        let identity = template::identity(&settings, &sources.baseline).unwrap();
+        let site = self.site(boot);
+        let sources = self.sources().find().unwrap();
+        let identity = identity::identity(&site, &sources.baseline).unwrap();
         // The fake only flips a flag on mount: make the folder a mount would show.
         let dataset = Template::locate(&self.parent, &identity).unwrap().dataset;
         fs::create_dir_all(self.path_of(&dataset)).unwrap();
         self.zfs.take_commands();
-        let ready = template::ensure(&self.zfs, &settings, &self.parent, &identity, &sources)
+        let ready = template::ensure(&self.zfs, &site, &self.parent, &identity, &sources)
             .unwrap_or_else(|e| panic!("ensure in {boot}: {e}"));
         (ready, self.zfs.take_commands())
     }
@@ -117,7 +122,7 @@ impl World {
         let root = dataset.child("root").unwrap();
         self.zfs.clone_snapshot(origin, &root, &properties).unwrap();
         Zone {
-            name: name.to_string(),
+            name: name.parse().unwrap(),
             zonepath,
         }
     }
@@ -125,7 +130,7 @@ impl World {
     /// `uninstall` as the hook runs it in `boot`, and the commands it ran.
     fn uninstall(&self, boot: &str, zone: &Zone) -> Vec<&'static str> {
         self.zfs.take_commands();
-        lifecycle::uninstall(&self.zfs, &self.settings(boot), zone, false)
+        uninstall::uninstall(&self.zfs, &self.site(boot), zone, false)
             .unwrap_or_else(|e| panic!("uninstall of {} in {boot}: {e}", zone.name));
         self.zfs.take_commands()
     }

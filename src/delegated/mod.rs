@@ -13,68 +13,142 @@
 //! zone whose datasets break a rule that would make it fail to boot or share
 //! data ([`rules::Rule::severity`]).
 
-mod inspect;
+pub mod facts;
 pub mod plan;
 pub mod rules;
-mod setup;
+pub mod setup;
+pub mod zonecfg;
 
+use std::fmt;
 use std::path::Path;
 
-use omicron1_zfs::{DatasetName, Zfs};
+use omicron1_zfs::{DatasetName, NameError, Zfs};
 
-use crate::cli::DatasetVerb;
-use crate::exit::{Exit, Failure};
-use crate::install::Zone;
-use crate::progress::info;
-use crate::settings::Settings;
-use crate::zonecfg::{ZoneConfig, ZoneConfigError};
-use rules::{Context, Finding, Listing, Outcome, Rule, Severity};
+use crate::support::output::{info, warn};
+use crate::zone::config::{ZoneConfig, ZoneConfigError};
+use crate::zone::Zone;
+use facts::{Context, Listing};
+use rules::{Finding, Severity};
+pub use setup::SetupError;
 
-/// `omicron1 dataset check|setup ...`.
-pub fn run(zfs: &dyn Zfs, settings: &Settings, verb: DatasetVerb) -> Result<(), Failure> {
-    let (DatasetVerb::Check { dataset, zone } | DatasetVerb::Setup { dataset, zone, .. }) = &verb;
-    let zone = zone.as_deref();
-    if let Some(zone) = zone {
-        crate::hooks::check_zone_name(zone)?;
-    }
-    let ds: DatasetName = dataset
-        .parse()
-        .map_err(|e: omicron1_zfs::NameError| Failure::usage(e.to_string()))?;
-    let not_complete = |e: String| Failure::new(Exit::NotComplete, e);
-    let zones = inspect::all_zones(&settings.zones_dir).map_err(|e| not_complete(e.to_string()))?;
-    let context =
-        inspect::context_for(zfs, &settings.zones_dir, &zones, &ds, zone).map_err(not_complete)?;
-    match verb {
-        DatasetVerb::Check { .. } => check(zfs, &ds, &context),
-        DatasetVerb::Setup { apply, .. } => setup::setup(zfs, &ds, &context, apply).map(drop),
+/// Why delegated datasets could not be checked or set up, or the rules they
+/// break.
+#[derive(Debug, thiserror::Error)]
+pub enum DelegatedError {
+    /// A ZFS operation failed.
+    #[error(transparent)]
+    Zfs(#[from] omicron1_zfs::Error),
+    /// The zones folder could not be read.
+    #[error(transparent)]
+    Zones(#[from] ZoneConfigError),
+    /// The named zone's configuration cannot be read.
+    #[error("zone {zone}'s configuration cannot be read")]
+    Unreadable {
+        /// The zone.
+        zone: String,
+        /// Why.
+        #[source]
+        source: ZoneConfigError,
+    },
+    /// The zone's configuration could not be read to check its datasets.
+    #[error("cannot check zone {zone}'s delegated datasets")]
+    CannotCheck {
+        /// The zone.
+        zone: String,
+        /// Why.
+        #[source]
+        source: ZoneConfigError,
+    },
+    /// A delegated dataset's state could not be read.
+    #[error("delegated dataset {dataset} of zone {zone}")]
+    Facts {
+        /// The dataset.
+        dataset: DatasetName,
+        /// The zone.
+        zone: String,
+        /// Why.
+        #[source]
+        source: omicron1_zfs::Error,
+    },
+    /// The zone's delegated datasets break rules that would make it fail to
+    /// boot or share data: every one, in order.
+    #[error("{}", lines(.0))]
+    Broken(Vec<Problem>),
+    /// `dataset setup` stopped.
+    #[error(transparent)]
+    Setup(#[from] SetupError),
+}
+
+fn lines(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(Problem::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// One broken rule of one delegated dataset of a zone.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// The dataset, as the configuration names it.
+    pub dataset: String,
+    /// The zone.
+    pub zone: String,
+    /// What is wrong.
+    pub kind: ProblemKind,
+}
+
+/// What is wrong with a delegated dataset.
+#[derive(Debug, Clone)]
+pub enum ProblemKind {
+    /// The name is not a dataset name.
+    BadName(NameError),
+    /// A rule is broken.
+    Rule(Finding),
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "delegated dataset {} of zone {}: ",
+            self.dataset, self.zone
+        )?;
+        match &self.kind {
+            ProblemKind::BadName(e) => write!(f, "{e}"),
+            ProblemKind::Rule(finding) => f.write_str(&finding.describe()),
+        }
     }
 }
 
-/// `verify_cfg`: the zone's delegated datasets against the rules.
+impl std::error::Error for Problem {}
+
+/// `verify_cfg`: the zone's delegated datasets against the rules. Warnings are
+/// printed; the broken rules are returned, every one in order.
 pub fn verify_config(
     zfs: &dyn Zfs,
-    settings: &Settings,
+    zones_dir: &Path,
     config: &ZoneConfig,
-) -> Result<(), Failure> {
+) -> Result<(), DelegatedError> {
     if config.datasets.is_empty() {
         return Ok(());
     }
-    let mut errors = enforce(zfs, settings, config, config.zonepath.as_deref())
-        .map_err(|e| Failure::new(Exit::NotComplete, e))?;
-    let Some(last) = errors.pop() else {
-        return Ok(());
-    };
-    for e in errors {
-        eprintln!("omicron1: error: {e}");
+    let problems = enforce(zfs, zones_dir, config, config.zonepath.as_deref())?;
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(DelegatedError::Broken(problems))
     }
-    Err(Failure::new(Exit::NotComplete, last))
 }
 
 /// `install`: refuse a zone whose delegated datasets would make it fail to boot
 /// or share data. Runs before anything is made, so a refusal leaves nothing.
-/// The error is one line per broken rule.
-pub fn check_for_install(zfs: &dyn Zfs, settings: &Settings, zone: &Zone) -> Result<(), String> {
-    let config = match ZoneConfig::for_zone(&settings.zones_dir, &zone.name) {
+pub fn check_for_install(
+    zfs: &dyn Zfs,
+    zones_dir: &Path,
+    zone: &Zone,
+) -> Result<(), DelegatedError> {
+    let config = match ZoneConfig::for_zone(zones_dir, zone.name.as_str()) {
         Ok(config) => config,
         // zoneadm keeps the configuration there; without one there is nothing to check.
         Err(ZoneConfigError::Read { source, .. })
@@ -82,11 +156,11 @@ pub fn check_for_install(zfs: &dyn Zfs, settings: &Settings, zone: &Zone) -> Res
         {
             return Ok(())
         }
-        Err(e) => {
-            return Err(format!(
-                "cannot check zone {}'s delegated datasets: {e}",
-                zone.name
-            ))
+        Err(source) => {
+            return Err(DelegatedError::CannotCheck {
+                zone: zone.name.to_string(),
+                source,
+            })
         }
     };
     if config.datasets.is_empty() {
@@ -96,114 +170,57 @@ pub fn check_for_install(zfs: &dyn Zfs, settings: &Settings, zone: &Zone) -> Res
         "checking delegated datasets: {}",
         config.datasets.join(", ")
     ));
-    let errors = enforce(zfs, settings, &config, Some(&zone.zonepath))?;
-    if errors.is_empty() {
+    let problems = enforce(zfs, zones_dir, &config, Some(&zone.zonepath))?;
+    if problems.is_empty() {
         Ok(())
     } else {
-        Err(errors.join("\n"))
+        Err(DelegatedError::Broken(problems))
     }
 }
 
 /// Checks every dataset `config` delegates (its zonepath is `zonepath`):
-/// prints a warning per broken cosmetic rule and returns the errors, one line
-/// per broken rule, each naming the dataset, the zone, the rule and the fix.
+/// prints a warning per broken cosmetic rule and returns the broken rules that
+/// are errors, each naming the dataset, the zone, the rule and the fix.
 fn enforce(
     zfs: &dyn Zfs,
-    settings: &Settings,
+    zones_dir: &Path,
     config: &ZoneConfig,
     zonepath: Option<&Path>,
-) -> Result<Vec<String>, String> {
-    let zones = inspect::all_zones(&settings.zones_dir).map_err(|e| e.to_string())?;
-    let view = inspect::zone_view(zfs, &config.name, zonepath, Listing::NotAsked)
-        .map_err(|e| e.to_string())?;
+) -> Result<Vec<Problem>, DelegatedError> {
+    let zones = facts::all_zones(zones_dir)?;
+    let view = facts::zone_view(zfs, &config.name, zonepath, Listing::NotAsked)?;
     let context = Context {
         zone: Some(view),
-        others: inspect::delegations(&zones, Some(&config.name)),
+        others: facts::delegations(&zones, Some(&config.name)),
     };
-    let mut errors = Vec::new();
+    let mut problems = Vec::new();
     for name in &config.datasets {
-        let what = format!("delegated dataset {name} of zone {}", config.name);
+        let problem = |kind| Problem {
+            dataset: name.clone(),
+            zone: config.name.clone(),
+            kind,
+        };
         let ds: DatasetName = match name.parse() {
             Ok(ds) => ds,
             Err(e) => {
-                errors.push(format!("{what}: {e}"));
+                problems.push(problem(ProblemKind::BadName(e)));
                 continue;
             }
         };
-        let facts = inspect::facts(zfs, &ds).map_err(|e| format!("{what}: {e}"))?;
+        let facts = facts::facts(zfs, &ds).map_err(|source| DelegatedError::Facts {
+            dataset: ds.clone(),
+            zone: config.name.clone(),
+            source,
+        })?;
         for f in rules::evaluate(&facts, &context)
-            .iter()
+            .into_iter()
             .filter(|f| f.failed())
         {
             match f.rule.severity() {
-                Severity::Error => errors.push(format!("{what}: {}", f.describe())),
-                Severity::Warning => eprintln!("omicron1: warning: {what}: {}", f.describe()),
+                Severity::Error => problems.push(problem(ProblemKind::Rule(f))),
+                Severity::Warning => warn(problem(ProblemKind::Rule(f))),
             }
         }
     }
-    Ok(errors)
-}
-
-/// How a finding is tagged in `dataset check`'s report.
-fn tag(f: &Finding) -> &'static str {
-    match (&f.outcome, f.rule.severity()) {
-        (Outcome::Pass(_), _) => "ok",
-        (Outcome::Fail { .. }, Severity::Error) => "FAIL",
-        (Outcome::Fail { .. }, Severity::Warning) => "WARN",
-        (Outcome::Skipped(_), _) => "--",
-    }
-}
-
-/// `dataset check`: one line per rule on stdout; 254 if any rule is broken.
-fn check(zfs: &dyn Zfs, ds: &DatasetName, context: &Context) -> Result<(), Failure> {
-    let facts = inspect::facts(zfs, ds).map_err(|e| Failure::new(Exit::NotComplete, e))?;
-    let findings = rules::evaluate(&facts, context);
-    let zone = context.zone.as_ref().map(|z| z.name.as_str());
-    match zone {
-        Some(z) => println!("dataset {ds} for zone {z}:"),
-        None => println!("dataset {ds}:"),
-    }
-    for f in &findings {
-        println!("  {:<4} {}", tag(f), f.describe());
-    }
-    let failed: Vec<&Finding> = findings.iter().filter(|f| f.failed()).collect();
-    if failed.is_empty() {
-        let checked = findings
-            .iter()
-            .filter(|f| matches!(f.outcome, Outcome::Pass(_)))
-            .count();
-        match zone {
-            Some(z) => println!("OK: {ds} keeps all {checked} rules checked; zone {z} mounts it at /data when it boots"),
-            None => println!("OK: {ds} keeps all {checked} rules checked"),
-        }
-        return Ok(());
-    }
-    let names: Vec<&str> = failed.iter().map(|f| f.rule.name()).collect();
-    let setup_fixes = failed
-        .iter()
-        .all(|f| !matches!(f.rule, Rule::Filesystem | Rule::Zonepath | Rule::OneZone));
-    let hint = if setup_fixes {
-        let zone_arg = zone
-            .map(|z| format!(" --zone {}", rules::quoted(z)))
-            .unwrap_or_default();
-        let apply = if names.contains(&"zone-config") {
-            " --apply"
-        } else {
-            ""
-        };
-        format!(
-            "; `omicron1 dataset setup {}{zone_arg}{apply}` fixes them in a safe order",
-            rules::quoted(ds.as_str())
-        )
-    } else {
-        String::new()
-    };
-    Err(Failure::new(
-        Exit::NotComplete,
-        format!(
-            "{ds} breaks {} rule(s): {}{hint}",
-            failed.len(),
-            names.join(", ")
-        ),
-    ))
+    Ok(problems)
 }

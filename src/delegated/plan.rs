@@ -22,7 +22,7 @@
 
 use omicron1_zfs::DatasetName;
 
-use super::rules::{quoted, State, MOUNTPOINT};
+use super::facts::{quoted, State, MOUNTPOINT};
 
 /// The properties a delegated dataset is created with, in one `zfs create`.
 pub const CREATE_PROPERTIES: [(&str, &str); 3] = [

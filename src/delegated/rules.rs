@@ -9,14 +9,12 @@
 //! another zone; a warning leaves the zone bootable and its data private.
 
 use std::fmt;
-use std::path::PathBuf;
 
 use omicron1_zfs::{DatasetName, Property, PropertySource};
 
+use super::facts::{quoted, Context, Facts, Listing, State, ZoneView, MOUNTPOINT};
 use super::plan::{self, Step};
-
-/// Where a delegated dataset mounts inside its zone.
-pub const MOUNTPOINT: &str = "/data";
+use super::zonecfg::{zonecfg_add, zonecfg_remove};
 
 /// One rule of the contract's "Delegated datasets" section, in the order they
 /// are checked and printed. The order matters: each failed rule's fix assumes
@@ -87,98 +85,6 @@ impl fmt::Display for Rule {
     }
 }
 
-/// What ZFS says about an existing dataset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct State {
-    /// `type`: `filesystem`, `volume`.
-    pub kind: String,
-    /// `zoned`, with its source.
-    pub zoned: Property,
-    /// `mountpoint`, with its source.
-    pub mountpoint: Property,
-    /// `canmount`, with its source.
-    pub canmount: Property,
-    /// `mounted=yes`: mounted somewhere — in the global zone or, on illumos,
-    /// inside a running zone.
-    pub mounted: bool,
-    /// Mounted by the global zone at its own mountpoint (not by a zone).
-    pub mounted_in_global_zone: bool,
-}
-
-impl State {
-    /// `zoned` is on (set here or inherited).
-    pub fn zoned_on(&self) -> bool {
-        self.zoned.value.as_deref() == Some("on")
-    }
-
-    /// `mountpoint=/data` set on the dataset itself.
-    pub fn mountpoint_ok(&self) -> bool {
-        self.mountpoint.value.as_deref() == Some(MOUNTPOINT) && self.mountpoint.source.is_local()
-    }
-
-    /// `canmount=on`.
-    pub fn canmount_on(&self) -> bool {
-        self.canmount.value.as_deref() == Some("on")
-    }
-
-    /// Mounted, but not by the global zone: a running zone holds it.
-    pub fn mounted_in_a_zone(&self) -> bool {
-        self.mounted && !self.mounted_in_global_zone
-    }
-}
-
-/// The dataset and, if it exists, its state.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Facts {
-    /// The dataset.
-    pub dataset: DatasetName,
-    /// `None` if it does not exist.
-    pub state: Option<State>,
-}
-
-/// A dataset delegated to a zone.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Delegation {
-    /// The zone.
-    pub zone: String,
-    /// The dataset.
-    pub dataset: DatasetName,
-}
-
-/// Whether the zone's configuration lists the dataset.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Listing {
-    /// Not asked (install and `verify_cfg` start from the configuration).
-    NotAsked,
-    /// It does.
-    Listed,
-    /// It does not.
-    NotListed,
-    /// The zone has no configuration file.
-    NoConfig(PathBuf),
-}
-
-/// The zone the dataset is for, as far as it is known.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ZoneView {
-    /// Its name.
-    pub name: String,
-    /// Its zonepath and the ZFS filesystem mounted there (`None`: not a ZFS
-    /// mountpoint, or not made yet). `None` if the zonepath is not known.
-    pub zonepath: Option<(PathBuf, Option<DatasetName>)>,
-    /// Whether its configuration lists the dataset.
-    pub listing: Listing,
-}
-
-/// Everything besides the dataset itself that the rules look at.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Context {
-    /// The zone the dataset is for, if known.
-    pub zone: Option<ZoneView>,
-    /// Every dataset delegated to any other zone.
-    pub others: Vec<Delegation>,
-}
-
 /// The outcome of one rule.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -232,52 +138,6 @@ pub fn shown(p: &Property) -> String {
         PropertySource::Received => format!("{value} (received)"),
         PropertySource::None => value.to_string(),
     }
-}
-
-/// Quotes a word for a shell command line when it needs it. Dataset names may
-/// hold spaces but never a single quote.
-pub fn quoted(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=,@%+".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{word}'")
-    }
-}
-
-/// A dataset name as a zonecfg word (quoted if it holds a space).
-fn zonecfg_word(dataset: &str) -> String {
-    if dataset.contains(' ') {
-        format!("\"{dataset}\"")
-    } else {
-        dataset.to_string()
-    }
-}
-
-/// The zonecfg commands that delegate `dataset`.
-pub fn add_dataset_script(dataset: &str) -> String {
-    format!(
-        "add dataset; set name={}; end; commit",
-        zonecfg_word(dataset)
-    )
-}
-
-/// `zonecfg -z ZONE 'add dataset; set name=DATASET; end; commit'`.
-pub fn zonecfg_add(zone: &str, dataset: &str) -> String {
-    format!(
-        "zonecfg -z {} '{}'",
-        quoted(zone),
-        add_dataset_script(dataset)
-    )
-}
-
-/// `zonecfg -z ZONE 'remove dataset name=DATASET; commit'`.
-pub fn zonecfg_remove(zone: &str, dataset: &str) -> String {
-    format!(
-        "zonecfg -z {} 'remove dataset name={}; commit'",
-        quoted(zone),
-        zonecfg_word(dataset)
-    )
 }
 
 fn pass(rule: Rule, detail: impl Into<String>) -> Finding {
@@ -570,6 +430,9 @@ fn one_zone_rule(ds: &DatasetName, context: &Context) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::delegated::facts::Delegation;
+    use crate::delegated::zonecfg::add_dataset_script;
+    use std::path::PathBuf;
 
     fn prop(value: &str, source: PropertySource) -> Property {
         Property {

@@ -8,25 +8,174 @@
 //! or above it, a volume, a pool's root dataset, a dataset mounted inside a
 //! running zone or with datasets below it mounted, and a busy mount.
 
-use std::path::Path;
-use std::process::Command;
+use std::fmt;
 
 use omicron1_zfs::{CreateOptions, DatasetName, ErrorKind, Zfs};
 
-use super::inspect;
+use super::facts::{self, Context, Listing, MOUNTPOINT};
 use super::plan::{self, Step, CREATE_PROPERTIES};
-use super::rules::{self, Context, Finding, Listing, Rule, MOUNTPOINT};
-use crate::exit::{Exit, Failure};
-use crate::progress::info;
+use super::rules::{self, Finding, Rule};
+use super::zonecfg;
+use crate::support::command::CommandError;
+use crate::support::output::{info, warn};
 
-/// zonecfg, which only illumos has.
-pub const ZONECFG: &str = "/usr/sbin/zonecfg";
+/// Why `dataset setup` stopped. [`SetupError::changed_something`] says
+/// whether the dataset was changed before it did.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Refused before anything was changed.
+    #[error("refusing to set up {dataset}: {why}; nothing was changed")]
+    Refused {
+        /// The dataset.
+        dataset: DatasetName,
+        /// Why.
+        why: Refusal,
+    },
+    /// The dataset could not be unmounted because it is in use.
+    #[error(
+        "cannot unmount {dataset} from {at}: it is busy. Is it in use? A process has a file, or \
+         its working directory, under {at} (`fuser -c {at}` names it); stop it and run \
+         setup again. Nothing was changed"
+    )]
+    Busy {
+        /// The dataset.
+        dataset: DatasetName,
+        /// Where it is mounted.
+        at: String,
+    },
+    /// The first step failed.
+    #[error("`{command}` failed: {error}; nothing was changed")]
+    FirstStep {
+        /// The step's command.
+        command: String,
+        /// Why it failed.
+        error: Box<omicron1_zfs::Error>,
+    },
+    /// A later step failed: the earlier ones are done.
+    #[error(
+        "`{command}` failed: {error}. Done before it: {}. Fix the cause and run setup again: it goes on \
+         from the dataset's state",
+        done.join("; ")
+    )]
+    LaterStep {
+        /// The step's command.
+        command: String,
+        /// Why it failed.
+        error: Box<omicron1_zfs::Error>,
+        /// The commands done before it.
+        done: Vec<String>,
+    },
+    /// A step left what it acted on mounted in the global zone.
+    #[error(
+        "`{command}` left {target} mounted in the global zone; {}. Done: {}",
+        unmount_outcome(unmount_error),
+        done.join("; ")
+    )]
+    LeftMounted {
+        /// The step's command.
+        command: String,
+        /// What it acted on.
+        target: DatasetName,
+        /// Why unmounting it again failed, if it did.
+        unmount_error: Option<Box<omicron1_zfs::Error>>,
+        /// The commands done.
+        done: Vec<String>,
+    },
+    /// The steps ran, and the dataset still breaks rules.
+    #[error("after setup, {dataset} still breaks: {}", described(broken))]
+    StillBroken {
+        /// The dataset.
+        dataset: DatasetName,
+        /// The rules it breaks.
+        broken: Vec<Finding>,
+    },
+    /// Reading the dataset's state failed before anything was changed.
+    #[error(transparent)]
+    Zfs(omicron1_zfs::Error),
+    /// Reading the dataset's state failed after a step.
+    #[error(transparent)]
+    ZfsAfterChange(omicron1_zfs::Error),
+    /// zonecfg failed.
+    #[error(transparent)]
+    Zonecfg(#[from] CommandError),
+}
 
-fn refused(ds: &DatasetName, why: impl std::fmt::Display) -> Failure {
-    Failure::new(
-        Exit::NotComplete,
-        format!("refusing to set up {ds}: {why}; nothing was changed"),
-    )
+impl SetupError {
+    /// Whether the dataset was changed before setup stopped (so it may be
+    /// half set up).
+    pub fn changed_something(&self) -> bool {
+        matches!(
+            self,
+            SetupError::LaterStep { .. }
+                | SetupError::LeftMounted { .. }
+                | SetupError::StillBroken { .. }
+                | SetupError::ZfsAfterChange(_)
+        )
+    }
+}
+
+fn unmount_outcome(error: &Option<Box<omicron1_zfs::Error>>) -> String {
+    match error {
+        Some(e) => format!("unmounting it failed too: {e}"),
+        None => "it was unmounted again".to_string(),
+    }
+}
+
+fn described(findings: &[Finding]) -> String {
+    findings
+        .iter()
+        .map(Finding::describe)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Why setup refuses a dataset.
+#[derive(Debug)]
+pub enum Refusal {
+    /// A pool's root dataset.
+    PoolRoot,
+    /// Rules setup cannot make right.
+    Rules(Vec<Finding>),
+    /// Mounted inside a running zone.
+    InAZone,
+    /// Datasets below it are mounted in the global zone.
+    MountedBelow(Vec<DatasetName>),
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::PoolRoot => f.write_str(
+                "it is a pool's root dataset: delegating it would give the zone the whole pool",
+            ),
+            Refusal::Rules(findings) => f.write_str(&described(findings)),
+            Refusal::InAZone => {
+                f.write_str("it is mounted inside a running zone: halt the zone first")
+            }
+            Refusal::MountedBelow(mounted) => {
+                let names: Vec<String> = mounted.iter().map(|d| d.to_string()).collect();
+                let fix: Vec<String> = mounted
+                    .iter()
+                    .rev()
+                    .map(|d| Step::Unmount.command(d))
+                    .collect();
+                write!(
+                    f,
+                    "datasets below it are mounted in the global zone ({}); setup would unmount them: if they are \
+                     not in use, unmount them first: {}",
+                    names.join(", "),
+                    fix.join(" && ")
+                )
+            }
+        }
+    }
+}
+
+fn refused(ds: &DatasetName, why: Refusal) -> SetupError {
+    SetupError::Refused {
+        dataset: ds.clone(),
+        why,
+    }
 }
 
 /// Runs `dataset setup`; returns the `zfs` commands it ran (none when the
@@ -36,36 +185,28 @@ pub fn setup(
     ds: &DatasetName,
     context: &Context,
     apply: bool,
-) -> Result<Vec<String>, Failure> {
-    let zfs_failed = |e: omicron1_zfs::Error| Failure::new(Exit::NotComplete, e);
+) -> Result<Vec<String>, SetupError> {
     if ds.parent().is_none() {
-        return Err(refused(
-            ds,
-            "it is a pool's root dataset: delegating it would give the zone the whole pool",
-        ));
+        return Err(refused(ds, Refusal::PoolRoot));
     }
-    let facts = inspect::facts(zfs, ds).map_err(zfs_failed)?;
-    let blockers: Vec<String> = rules::evaluate(&facts, context)
-        .iter()
+    let facts = facts::facts(zfs, ds).map_err(SetupError::Zfs)?;
+    let blockers: Vec<Finding> = rules::evaluate(&facts, context)
+        .into_iter()
         .filter(|f| {
             f.failed() && matches!(f.rule, Rule::Filesystem | Rule::Zonepath | Rule::OneZone)
         })
-        .map(Finding::describe)
         .collect();
     if !blockers.is_empty() {
-        return Err(refused(ds, blockers.join("; ")));
+        return Err(refused(ds, Refusal::Rules(blockers)));
     }
 
     let steps = match &facts.state {
-        None => create_steps(zfs, ds).map_err(zfs_failed)?,
+        None => create_steps(zfs, ds).map_err(SetupError::Zfs)?,
         Some(state) => {
             let steps = plan::fix_steps(state);
             if !steps.is_empty() {
                 if state.mounted_in_a_zone() {
-                    return Err(refused(
-                        ds,
-                        "it is mounted inside a running zone: halt the zone first",
-                    ));
+                    return Err(refused(ds, Refusal::InAZone));
                 }
                 check_descendants(zfs, ds)?;
             }
@@ -83,17 +224,16 @@ pub fn setup(
 
     // Whatever was done, the dataset must now keep every rule (the zone's
     // configuration is the next step's).
-    let after = inspect::facts(zfs, ds).map_err(zfs_failed)?;
-    let broken: Vec<String> = rules::evaluate(&after, context)
-        .iter()
+    let after = facts::facts(zfs, ds).map_err(SetupError::Zfs)?;
+    let broken: Vec<Finding> = rules::evaluate(&after, context)
+        .into_iter()
         .filter(|f| f.failed() && f.rule != Rule::ZoneConfig)
-        .map(Finding::describe)
         .collect();
     if !broken.is_empty() {
-        return Err(Failure::new(
-            Exit::Fatal,
-            format!("after setup, {ds} still breaks: {}", broken.join("; ")),
-        ));
+        return Err(SetupError::StillBroken {
+            dataset: ds.clone(),
+            broken,
+        });
     }
     if !steps.is_empty() {
         info(format_args!(
@@ -125,94 +265,69 @@ fn create_steps(zfs: &dyn Zfs, ds: &DatasetName) -> omicron1_zfs::Result<Vec<Ste
 
 /// Refuses a change that would unmount, or move, datasets below `ds` that are
 /// mounted in the global zone (`zoned` and `mountpoint` are inherited).
-fn check_descendants(zfs: &dyn Zfs, ds: &DatasetName) -> Result<(), Failure> {
-    let failed = |e: omicron1_zfs::Error| Failure::new(Exit::NotComplete, e);
-    let mut todo = zfs.children(ds).map_err(failed)?;
+fn check_descendants(zfs: &dyn Zfs, ds: &DatasetName) -> Result<(), SetupError> {
+    let mut todo = zfs.children(ds).map_err(SetupError::Zfs)?;
     let mut mounted = Vec::new();
     while let Some(child) = todo.pop() {
         if zfs
             .get_value((&child).into(), "mounted")
-            .map_err(failed)?
+            .map_err(SetupError::Zfs)?
             .as_deref()
             == Some("yes")
         {
             mounted.push(child.clone());
         }
-        todo.extend(zfs.children(&child).map_err(failed)?);
+        todo.extend(zfs.children(&child).map_err(SetupError::Zfs)?);
     }
     if mounted.is_empty() {
         return Ok(());
     }
     mounted.sort();
-    let names: Vec<String> = mounted.iter().map(|d| d.to_string()).collect();
-    let fix: Vec<String> = mounted
-        .iter()
-        .rev()
-        .map(|d| Step::Unmount.command(d))
-        .collect();
-    Err(refused(
-        ds,
-        format!(
-            "datasets below it are mounted in the global zone ({}); setup would unmount them: if they are \
-             not in use, unmount them first: {}",
-            names.join(", "),
-            fix.join(" && ")
-        ),
-    ))
+    Err(refused(ds, Refusal::MountedBelow(mounted)))
 }
 
 /// Runs the steps, checking after each that what it acted on is not mounted
 /// in the global zone.
-fn run_steps(zfs: &dyn Zfs, ds: &DatasetName, steps: &[Step]) -> Result<(), Failure> {
+fn run_steps(zfs: &dyn Zfs, ds: &DatasetName, steps: &[Step]) -> Result<(), SetupError> {
     let mut done: Vec<String> = Vec::new();
     for step in steps {
         let command = step.command(ds);
         info(format_args!("{command}"));
-        if let Err(e) = run_step(zfs, ds, step) {
-            if done.is_empty() {
-                let why = match (step, e.kind()) {
-                    (Step::Unmount, ErrorKind::Busy) => {
-                        let at = zfs
-                            .get_value(ds.into(), "mountpoint")
-                            .ok()
-                            .flatten()
-                            .unwrap_or_default();
-                        format!(
-                            "cannot unmount {ds} from {at}: it is busy. Is it in use? A process has a file, or \
-                             its working directory, under {at} (`fuser -c {at}` names it); stop it and run \
-                             setup again. Nothing was changed"
-                        )
-                    }
-                    _ => format!("`{command}` failed: {e}; nothing was changed"),
-                };
-                return Err(Failure::new(Exit::NotComplete, why));
+        if let Err(error) = run_step(zfs, ds, step) {
+            if !done.is_empty() {
+                return Err(SetupError::LaterStep {
+                    command,
+                    error: Box::new(error),
+                    done,
+                });
             }
-            return Err(Failure::new(
-                Exit::Fatal,
-                format!(
-                    "`{command}` failed: {e}. Done before it: {}. Fix the cause and run setup again: it goes on \
-                     from the dataset's state",
-                    done.join("; ")
-                ),
-            ));
+            return Err(match (step, error.kind()) {
+                (Step::Unmount, ErrorKind::Busy) => SetupError::Busy {
+                    dataset: ds.clone(),
+                    at: zfs
+                        .get_value(ds.into(), "mountpoint")
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default(),
+                },
+                _ => SetupError::FirstStep {
+                    command,
+                    error: Box::new(error),
+                },
+            });
         }
         done.push(command.clone());
         let target = step.target(ds);
         let mounted = zfs
             .get_value(target.into(), "mounted")
-            .map_err(|e| Failure::new(Exit::Fatal, e))?;
+            .map_err(SetupError::ZfsAfterChange)?;
         if mounted.as_deref() == Some("yes") {
-            let undone = zfs.unmount(target).map_or_else(
-                |e| format!("unmounting it failed too: {e}"),
-                |()| "it was unmounted again".to_string(),
-            );
-            return Err(Failure::new(
-                Exit::Fatal,
-                format!(
-                    "`{command}` left {target} mounted in the global zone; {undone}. Done: {}",
-                    done.join("; ")
-                ),
-            ));
+            return Err(SetupError::LeftMounted {
+                command,
+                target: target.clone(),
+                unmount_error: zfs.unmount(target).err().map(Box::new),
+                done,
+            });
         }
     }
     Ok(())
@@ -243,27 +358,26 @@ fn run_step(zfs: &dyn Zfs, ds: &DatasetName, step: &Step) -> omicron1_zfs::Resul
 }
 
 /// Adds the dataset to the zone's configuration, or says how.
-fn delegate(ds: &DatasetName, context: &Context, apply: bool) -> Result<(), Failure> {
+fn delegate(ds: &DatasetName, context: &Context, apply: bool) -> Result<(), SetupError> {
     let Some(zone) = &context.zone else {
         info(format_args!(
             "delegate it to its zone: {}",
-            rules::zonecfg_add("ZONE", ds.as_str())
+            zonecfg::zonecfg_add("ZONE", ds.as_str())
         ));
         return Ok(());
     };
-    let command = rules::zonecfg_add(&zone.name, ds.as_str());
+    let command = zonecfg::zonecfg_add(&zone.name, ds.as_str());
     match &zone.listing {
         Listing::Listed | Listing::NotAsked => {
             info(format_args!("zone {} delegates {ds}", zone.name));
             Ok(())
         }
         Listing::NoConfig(path) => {
-            eprintln!(
-                "omicron1: warning: zone {} is not configured ({} does not exist): configure it, then run: \
-                 {command}",
+            warn(format_args!(
+                "zone {} is not configured ({} does not exist): configure it, then run: {command}",
                 zone.name,
                 path.display()
-            );
+            ));
             Ok(())
         }
         Listing::NotListed if !apply => {
@@ -274,31 +388,15 @@ fn delegate(ds: &DatasetName, context: &Context, apply: bool) -> Result<(), Fail
             Ok(())
         }
         Listing::NotListed => {
-            if !Path::new(ZONECFG).exists() {
-                eprintln!("omicron1: warning: --apply: this system has no {ZONECFG}; on the zone's host run: {command}");
+            if !zonecfg::available() {
+                warn(format_args!(
+                    "--apply: this system has no {}; on the zone's host run: {command}",
+                    zonecfg::ZONECFG
+                ));
                 return Ok(());
             }
             info(format_args!("{command}"));
-            let out = Command::new(ZONECFG)
-                .args([
-                    "-z",
-                    zone.name.as_str(),
-                    &rules::add_dataset_script(ds.as_str()),
-                ])
-                .output()
-                .map_err(|e| {
-                    Failure::new(Exit::NotComplete, format!("cannot run {ZONECFG}: {e}"))
-                })?;
-            if !out.status.success() {
-                return Err(Failure::new(
-                    Exit::NotComplete,
-                    format!(
-                        "`{command}` failed ({}): {}",
-                        out.status,
-                        String::from_utf8_lossy(&out.stderr).trim()
-                    ),
-                ));
-            }
+            zonecfg::add_dataset(&zone.name, ds.as_str())?;
             info(format_args!("zone {} now delegates {ds}", zone.name));
             Ok(())
         }
@@ -308,8 +406,9 @@ fn delegate(ds: &DatasetName, context: &Context, apply: bool) -> Result<(), Fail
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delegated::rules::{Delegation, ZoneView};
+    use crate::delegated::facts::{Delegation, ZoneView};
     use omicron1_zfs::{FakeZfs, PoolName};
+    use std::path::Path;
     use std::path::PathBuf;
 
     // `run_steps` checks after every step that the dataset is not mounted (the
@@ -355,7 +454,7 @@ mod tests {
     }
 
     fn all_rules_pass(zfs: &dyn Zfs, ds: &DatasetName) {
-        let facts = inspect::facts(zfs, ds).unwrap();
+        let facts = facts::facts(zfs, ds).unwrap();
         let findings = rules::evaluate(&facts, &zone(Listing::Listed));
         assert!(findings.iter().all(|f| !f.failed()), "{findings:#?}");
     }
@@ -430,7 +529,7 @@ mod tests {
             dataset: "tp/d".parse().unwrap(),
         });
         let err = setup(&zfs, &ds, &ctx, false).unwrap_err();
-        assert_eq!(err.exit, Exit::NotComplete);
+        assert!(!err.changed_something());
         assert!(
             err.to_string()
                 .contains("is inside tp/d, delegated to zone z2"),

@@ -81,7 +81,7 @@ pub enum ImageError {
         image: PathBuf,
         /// Which signal.
         #[source]
-        source: crate::signals::Interrupted,
+        source: crate::support::signals::Interrupted,
     },
     /// The directory to unpack into could not be opened.
     #[error("image {}: cannot open the zone root {}", image.display(), root.display())]

@@ -17,10 +17,15 @@
 
 pub mod confined;
 pub mod error;
+// Private parts whose items say `pub`: reachable only through this module's
+// re-exports (the workspace's unreachable_pub lint is for the rest of the crate).
+#[allow(unreachable_pub)]
 mod extract;
+#[allow(unreachable_pub)]
 mod inflate;
 pub mod meta;
 pub mod path;
+#[allow(unreachable_pub)]
 mod stream;
 
 use std::path::Path;

@@ -197,7 +197,7 @@ fn read_entries(
         budget: Rc::clone(&budget),
     });
 
-    // Test builds stop here with OMICRON1_STOP_AT (see `crate::faults`).
+    // Test builds stop here with OMICRON1_STOP_AT (see `crate::support::faults`).
     let fault_point = match expect {
         Some(ImageKind::Baseline) => "unpack-entry:baseline",
         Some(ImageKind::Layer) => "unpack-entry:layer",
@@ -212,11 +212,11 @@ fn read_entries(
         let next = entries.next();
         budget.set(None);
         let Some(entry) = next else { break };
-        crate::signals::check().map_err(|source| ImageError::Interrupted {
+        crate::support::signals::check().map_err(|source| ImageError::Interrupted {
             image: image.to_owned(),
             source,
         })?;
-        crate::faults::point(fault_point);
+        crate::support::faults::point(fault_point);
         let mut entry = entry.map_err(corrupt)?;
         let raw_name = entry.path_bytes().into_owned();
         let entry_err = |problem| ImageError::Entry {

@@ -49,11 +49,6 @@ fn destroy() {
 }
 
 #[test]
-fn rename() {
-    run("rename", conformance::rename);
-}
-
-#[test]
 fn inheritance() {
     run("inheritance", conformance::inheritance);
 }

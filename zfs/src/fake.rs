@@ -70,6 +70,8 @@ pub struct FakeZfs {
     started: AtomicU64,
     /// Those commands since the last [`FakeZfs::take_commands`], oldest first.
     commands: Mutex<Vec<&'static str>>,
+    /// Failures to inject ([`FakeZfs::fail_next`]), oldest first.
+    failures: Mutex<Vec<(&'static str, ErrorKind)>>,
 }
 
 fn fail<T>(op: &'static str, target: impl ToString, kind: ErrorKind) -> Result<T> {
@@ -108,6 +110,23 @@ impl FakeZfs {
     /// this method (or since the start), oldest first: `["zfs list", "zfs get"]`.
     pub fn take_commands(&self) -> Vec<&'static str> {
         std::mem::take(&mut *self.commands.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Makes the next `command` (`"zfs clone"`, `"zfs destroy"`, `"zfs set"`)
+    /// fail with `kind` and change nothing, as a full pool or a busy dataset
+    /// would make it: for tests of what callers do when ZFS fails.
+    pub fn fail_next(&self, command: &'static str, kind: ErrorKind) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((command, kind));
+    }
+
+    /// The failure injected for this `command`, if any (taken).
+    fn injected(&self, command: &str) -> Option<ErrorKind> {
+        let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
+        let i = failures.iter().position(|(c, _)| *c == command)?;
+        Some(failures.remove(i).1)
     }
 
     /// Counts one command of the CLI backend.
@@ -313,8 +332,11 @@ impl Zfs for FakeZfs {
         properties: &[(&str, &str)],
     ) -> Result<()> {
         self.started("zfs clone");
-        let mut st = self.lock();
         let what = format!("{origin} to {target}");
+        if let Some(kind) = self.injected("zfs clone") {
+            return fail("clone", what, kind);
+        }
+        let mut st = self.lock();
         if !st.snapshots.contains_key(origin.as_str()) {
             return fail("clone", what, ErrorKind::NotFound);
         }
@@ -346,6 +368,9 @@ impl Zfs for FakeZfs {
 
     fn destroy(&self, object: ObjectName<'_>, options: DestroyOptions) -> Result<()> {
         self.started("zfs destroy");
+        if let Some(kind) = self.injected("zfs destroy") {
+            return fail("destroy", object, kind);
+        }
         let mut st = self.lock();
         match object {
             ObjectName::Snapshot(snap) => {
@@ -403,50 +428,6 @@ impl Zfs for FakeZfs {
         }
     }
 
-    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
-        self.started("zfs rename");
-        let mut st = self.lock();
-        let what = format!("{from} to {to}");
-        if !st.datasets.contains_key(from.as_str()) {
-            return fail("rename", what, ErrorKind::NotFound);
-        }
-        if st.datasets.contains_key(to.as_str()) {
-            return fail("rename", what, ErrorKind::AlreadyExists);
-        }
-        if !to
-            .parent()
-            .is_some_and(|p| st.datasets.contains_key(p.as_str()))
-        {
-            return fail("rename", what, ErrorKind::NotFound);
-        }
-        let (old, new) = (from.as_str(), to.as_str());
-        let moved = |n: &str| -> Option<String> {
-            if n == old {
-                Some(new.to_string())
-            } else if n.starts_with(old) && matches!(n.as_bytes()[old.len()], b'/' | b'@') {
-                Some(format!("{new}{}", &n[old.len()..]))
-            } else {
-                None
-            }
-        };
-        let datasets = std::mem::take(&mut st.datasets);
-        st.datasets = datasets
-            .into_iter()
-            .map(|(n, d)| (moved(&n).unwrap_or(n), d))
-            .collect();
-        let snapshots = std::mem::take(&mut st.snapshots);
-        st.snapshots = snapshots
-            .into_iter()
-            .map(|(n, s)| (moved(&n).unwrap_or(n), s))
-            .collect();
-        for d in st.datasets.values_mut() {
-            if let Some(o) = d.origin.as_ref().and_then(|o| moved(o)) {
-                d.origin = Some(o);
-            }
-        }
-        Ok(())
-    }
-
     fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties> {
         self.started("zfs get");
         let st = self.lock();
@@ -490,6 +471,9 @@ impl Zfs for FakeZfs {
 
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()> {
         self.started("zfs set");
+        if let Some(kind) = self.injected("zfs set") {
+            return fail("set", object, kind);
+        }
         let mut st = self.lock();
         if let ObjectName::Dataset(ds) = object {
             // Like the global zone's zfs: a zoned dataset's mountpoint is the zone's.
@@ -517,22 +501,6 @@ impl Zfs for FakeZfs {
         Ok(())
     }
 
-    fn inherit(&self, object: ObjectName<'_>, property: &str) -> Result<()> {
-        self.started("zfs inherit");
-        let mut st = self.lock();
-        let local = match object {
-            ObjectName::Dataset(ds) => st.datasets.get_mut(ds.as_str()).map(|d| &mut d.local),
-            ObjectName::Snapshot(s) => st.snapshots.get_mut(s.as_str()).map(|s| &mut s.local),
-        };
-        match local {
-            Some(local) => {
-                local.remove(property);
-                Ok(())
-            }
-            None => fail("inherit", object, ErrorKind::NotFound),
-        }
-    }
-
     fn list(
         &self,
         root: &DatasetName,
@@ -555,17 +523,17 @@ impl Zfs for FakeZfs {
                     Depth::Levels(n) => level(ds) + extra <= n,
                 }
         };
-        let dataset_row = |name: &String| {
+        let dataset_row = |name: &String| -> Result<ListRow> {
             let values = properties
                 .iter()
                 .map(|p| (p.to_string(), st.dataset_prop(name, p).value))
                 .collect();
-            ListRow {
-                name: name.clone(),
+            Ok(ListRow {
+                name: name.parse()?,
                 values,
-            }
+            })
         };
-        let snapshot_row = |name: &String, snap: &Snapshot| {
+        let snapshot_row = |name: &String, snap: &Snapshot| -> Result<ListRow> {
             let values = properties
                 .iter()
                 .map(|p| {
@@ -577,10 +545,10 @@ impl Zfs for FakeZfs {
                     (p.to_string(), v)
                 })
                 .collect();
-            ListRow {
-                name: name.clone(),
+            Ok(ListRow {
+                name: name.parse()?,
                 values,
-            }
+            })
         };
         let mut snaps: Vec<(&String, &Snapshot)> = st
             .snapshots
@@ -591,23 +559,25 @@ impl Zfs for FakeZfs {
         let mut rows = Vec::new();
         match kind {
             ListKind::Filesystems => {
-                rows.extend(st.datasets.keys().filter(|d| within(d, 0)).map(dataset_row));
+                for name in st.datasets.keys().filter(|d| within(d, 0)) {
+                    rows.push(dataset_row(name)?);
+                }
             }
             ListKind::Snapshots => {
-                rows.extend(
-                    snaps
-                        .into_iter()
-                        .map(|(name, snap)| snapshot_row(name, snap)),
-                );
+                for (name, snap) in snaps {
+                    rows.push(snapshot_row(name, snap)?);
+                }
             }
             ListKind::FilesystemsAndSnapshots => {
                 // As `zfs list` prints them: each filesystem, then its snapshots.
                 for name in st.datasets.keys().filter(|d| within(d, 0)) {
-                    rows.push(dataset_row(name));
+                    rows.push(dataset_row(name)?);
                     let own = snaps
                         .iter()
                         .filter(|(n, _)| n.split_once('@').map(|(d, _)| d) == Some(name));
-                    rows.extend(own.map(|(n, snap)| snapshot_row(n, snap)));
+                    for (n, snap) in own {
+                        rows.push(snapshot_row(n, snap)?);
+                    }
                 }
             }
         }
@@ -627,22 +597,6 @@ impl Zfs for FakeZfs {
             .collect()
     }
 
-    fn snapshots(&self, dataset: &DatasetName) -> Result<Vec<SnapshotName>> {
-        self.started("zfs list");
-        let st = self.lock();
-        if !st.datasets.contains_key(dataset.as_str()) {
-            return fail("list", dataset, ErrorKind::NotFound);
-        }
-        let prefix = format!("{dataset}@");
-        let mut snaps: Vec<(&String, &Snapshot)> = st
-            .snapshots
-            .iter()
-            .filter(|(n, _)| n.starts_with(&prefix))
-            .collect();
-        snaps.sort_by_key(|(_, s)| s.txg);
-        snaps.into_iter().map(|(n, _)| Ok(n.parse()?)).collect()
-    }
-
     fn mounted_at(&self, path: &Path, properties: &[&str]) -> Result<Option<ListRow>> {
         self.started("zfs list");
         let st = self.lock();
@@ -653,7 +607,7 @@ impl Zfs for FakeZfs {
                     .map(|p| (p.to_string(), st.dataset_prop(name, p).value))
                     .collect();
                 return Ok(Some(ListRow {
-                    name: name.clone(),
+                    name: name.parse()?,
                     values,
                 }));
             }

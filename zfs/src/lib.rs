@@ -7,7 +7,7 @@
 //!
 //! This crate knows nothing of zones or images.
 
-pub mod cli;
+pub mod command;
 pub mod conformance;
 pub mod error;
 pub mod fake;
@@ -17,10 +17,10 @@ pub mod runner;
 
 use std::path::Path;
 
-pub use cli::CliZfs;
+pub use command::CliZfs;
 pub use error::{Error, ErrorKind};
 pub use fake::FakeZfs;
-pub use names::{DatasetName, NameError, ObjectName, PoolName, SnapshotName};
+pub use names::{DatasetName, ListedName, NameError, ObjectName, PoolName, SnapshotName};
 pub use parse::{Properties, Property, PropertySource};
 
 /// The result of a ZFS operation.
@@ -43,6 +43,20 @@ pub struct DestroyOptions {
     /// For a snapshot with clones: mark it to be destroyed when its last clone goes,
     /// instead of failing (`-d`).
     pub deferred: bool,
+}
+
+impl DestroyOptions {
+    /// `zfs destroy -r`: the dataset with its children and snapshots.
+    pub const RECURSIVE: DestroyOptions = DestroyOptions {
+        recursive: true,
+        deferred: false,
+    };
+
+    /// `zfs destroy -d`: a snapshot now, or once its last clone goes.
+    pub const DEFERRED: DestroyOptions = DestroyOptions {
+        recursive: false,
+        deferred: true,
+    };
 }
 
 /// Which objects [`Zfs::list`] returns.
@@ -69,8 +83,8 @@ pub enum Depth {
 /// One row of [`Zfs::list`]: a name and the asked-for properties (`None` for `-`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListRow {
-    /// The dataset or snapshot name.
-    pub name: String,
+    /// The dataset or snapshot.
+    pub name: ListedName,
     /// Property values by name.
     pub values: std::collections::BTreeMap<String, Option<String>>,
 }
@@ -102,17 +116,11 @@ pub trait Zfs: Send + Sync {
     /// Destroys a dataset or snapshot.
     fn destroy(&self, object: ObjectName<'_>, options: DestroyOptions) -> Result<()>;
 
-    /// Renames a filesystem (within its pool).
-    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()>;
-
     /// Gets the named properties (native or `module:name` user properties).
     fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties>;
 
     /// Sets properties.
     fn set(&self, object: ObjectName<'_>, properties: &[(&str, &str)]) -> Result<()>;
-
-    /// Clears a local value so the property inherits again (removes a user property).
-    fn inherit(&self, object: ObjectName<'_>, property: &str) -> Result<()>;
 
     /// Lists `kind` objects at and below `root` with the named properties, in one
     /// command (one scan instead of a `get` per dataset). Values must not contain
@@ -128,9 +136,6 @@ pub trait Zfs: Send + Sync {
     /// The filesystems directly below `dataset`.
     fn children(&self, dataset: &DatasetName) -> Result<Vec<DatasetName>>;
 
-    /// The snapshots of `dataset`, oldest first.
-    fn snapshots(&self, dataset: &DatasetName) -> Result<Vec<SnapshotName>>;
-
     /// The filesystem mounted exactly at `path` with the named properties, or
     /// `None` if `path` is not the mountpoint of a mounted ZFS filesystem (or does
     /// not exist). One command, so a caller can learn a zonepath's dataset and,
@@ -140,7 +145,7 @@ pub trait Zfs: Send + Sync {
     /// The filesystem mounted exactly at `path`, as [`Zfs::mounted_at`].
     fn dataset_mounted_at(&self, path: &Path) -> Result<Option<DatasetName>> {
         match self.mounted_at(path, &[])? {
-            Some(row) => Ok(Some(row.name.parse()?)),
+            Some(row) => Ok(Some(row.name.dataset())),
             None => Ok(None),
         }
     }
@@ -161,16 +166,6 @@ pub trait Zfs: Send + Sync {
             Err(e) if e.is_not_found() => Ok(false),
             Err(e) => Err(e),
         }
-    }
-
-    /// The filesystems cloned from `snapshot`.
-    fn clones(&self, snapshot: &SnapshotName) -> Result<Vec<DatasetName>> {
-        let props = self.get(snapshot.into(), &["clones"])?;
-        let value = props.get("clones").and_then(|p| p.value.as_deref());
-        parse::clone_list(value)
-            .iter()
-            .map(|c| Ok(c.parse()?))
-            .collect()
     }
 
     /// One property's value, `None` if unset (`-`).

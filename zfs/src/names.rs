@@ -262,6 +262,73 @@ impl<'a> From<&'a SnapshotName> for ObjectName<'a> {
     }
 }
 
+/// The name in a row of `zfs list`: a dataset or a snapshot, so that no
+/// caller splits on `@`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ListedName {
+    /// A filesystem or volume.
+    Dataset(DatasetName),
+    /// A snapshot.
+    Snapshot(SnapshotName),
+}
+
+impl ListedName {
+    /// The name as ZFS spells it.
+    pub fn as_str(&self) -> &str {
+        match self {
+            ListedName::Dataset(d) => d.as_str(),
+            ListedName::Snapshot(s) => s.as_str(),
+        }
+    }
+
+    /// The dataset this is, or is a snapshot of.
+    pub fn dataset(&self) -> DatasetName {
+        match self {
+            ListedName::Dataset(d) => d.clone(),
+            ListedName::Snapshot(s) => s.dataset(),
+        }
+    }
+
+    /// The dataset, if this is one.
+    pub fn as_dataset(&self) -> Option<&DatasetName> {
+        match self {
+            ListedName::Dataset(d) => Some(d),
+            ListedName::Snapshot(_) => None,
+        }
+    }
+
+    /// The snapshot, if this is one.
+    pub fn as_snapshot(&self) -> Option<&SnapshotName> {
+        match self {
+            ListedName::Dataset(_) => None,
+            ListedName::Snapshot(s) => Some(s),
+        }
+    }
+}
+
+impl FromStr for ListedName {
+    type Err = NameError;
+    fn from_str(s: &str) -> Result<Self, NameError> {
+        if s.contains('@') {
+            Ok(ListedName::Snapshot(s.parse()?))
+        } else {
+            Ok(ListedName::Dataset(s.parse()?))
+        }
+    }
+}
+
+impl PartialEq<DatasetName> for ListedName {
+    fn eq(&self, other: &DatasetName) -> bool {
+        self.as_dataset() == Some(other)
+    }
+}
+
+impl PartialEq<SnapshotName> for ListedName {
+    fn eq(&self, other: &SnapshotName) -> bool {
+        self.as_snapshot() == Some(other)
+    }
+}
+
 macro_rules! display_as_str {
     ($($t:ty),*) => {$(
         impl fmt::Display for $t {
@@ -271,7 +338,13 @@ macro_rules! display_as_str {
         }
     )*};
 }
-display_as_str!(PoolName, DatasetName, SnapshotName, ObjectName<'_>);
+display_as_str!(
+    PoolName,
+    DatasetName,
+    SnapshotName,
+    ObjectName<'_>,
+    ListedName
+);
 
 #[cfg(test)]
 mod tests {

@@ -35,7 +35,8 @@ impl fmt::Display for CommandFailure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "`{}`", self.argv.join(" "))?;
         match (&self.status, &self.spawn_error) {
-            (_, Some(e)) => write!(f, " could not be started: {e}"),
+            // The reason is the `source()`, printed after this by whoever prints the chain.
+            (_, Some(_)) => write!(f, " could not be started"),
             (Some(status), None) => {
                 write!(f, " failed ({status})")?;
                 if !self.stderr.is_empty() {
@@ -172,5 +173,8 @@ mod tests {
         let err = r.zpool(["list"]).unwrap_err();
         assert!(err.spawn_error.is_some());
         assert!(err.to_string().contains("could not be started"));
+        // The reason is the source, printed once by whoever walks the chain.
+        assert!(!err.to_string().contains("os error"), "{err}");
+        assert!(std::error::Error::source(&err).is_some());
     }
 }

@@ -814,7 +814,7 @@ pub fn main(args: &Args, plan: &Plan) {
             "--only builds|installs|scale, not {o}"
         );
     }
-    let want = |section: &str| only.as_deref().map_or(true, |o| o == section);
+    let want = |section: &str| only.as_deref().is_none_or(|o| o == section);
     b.results.insert("only".into(), json!(only));
     b.results.insert("builds".into(), json!([]));
     b.results.insert("installs".into(), json!([]));

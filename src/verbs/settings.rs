@@ -3,11 +3,14 @@
 
 use std::path::PathBuf;
 
-use crate::replicate::Mode;
+use crate::rootfs::replicate::Mode;
+use crate::rootfs::SourcePlaces;
+use crate::template::Site;
+use crate::zone_root::install::Host;
 
 /// Where things are, for one call.
 #[derive(Debug, Clone)]
-pub struct Settings {
+pub(crate) struct Settings {
     /// Where `usr`, `lib` and `sbin` are replicated from (`OMICRON1_SOURCE_ROOT`).
     pub source_root: PathBuf,
     /// Candidate folders holding `files.tar.gz` and `gzonly.txt`, first wins
@@ -32,7 +35,7 @@ pub struct Settings {
 
 impl Settings {
     /// Reads the settings from the process environment.
-    pub fn from_env() -> Self {
+    pub(crate) fn from_env() -> Self {
         Self::from_lookup(|k| {
             std::env::var_os(k)
                 .filter(|v| !v.is_empty())
@@ -41,7 +44,7 @@ impl Settings {
     }
 
     /// Reads the settings through `lookup` (the environment, or a table in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<PathBuf>) -> Self {
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<PathBuf>) -> Self {
         Settings {
             source_root: lookup("OMICRON1_SOURCE_ROOT").unwrap_or_else(|| "/".into()),
             baseline_dirs: match lookup("OMICRON1_BASELINE_DIR") {
@@ -70,6 +73,36 @@ impl Settings {
                     }
                 }
             }),
+        }
+    }
+}
+
+impl Settings {
+    /// What templates need: the run directory, the boot, the baseline folders.
+    pub(crate) fn site(&self) -> Site {
+        Site {
+            run_dir: self.run_dir.clone(),
+            boot_id: self.boot_id.clone(),
+            baseline_dirs: self.baseline_dirs.clone(),
+        }
+    }
+
+    /// Where the system trees and baseline are, and how to copy them.
+    pub(crate) fn sources(&self) -> SourcePlaces {
+        SourcePlaces {
+            source_root: self.source_root.clone(),
+            baseline_dirs: self.baseline_dirs.clone(),
+            mode: self.replicate_mode,
+            threads: self.copy_threads,
+        }
+    }
+
+    /// What an install reads of this host.
+    pub(crate) fn host(&self) -> Host {
+        Host {
+            zones_dir: self.zones_dir.clone(),
+            site: self.site(),
+            sources: self.sources(),
         }
     }
 }

@@ -48,10 +48,10 @@ pub fn write_if_requested(verb: &str, zone: Option<&str>, total: Duration, zfs_p
         .open(Path::new(&path))
         .and_then(|mut f| writeln!(f, "{line}"));
     if let Err(e) = written {
-        eprintln!(
-            "omicron1: warning: cannot write timings to {}: {e}",
+        super::output::warn(format_args!(
+            "cannot write timings to {}: {e}",
             Path::new(&path).display()
-        );
+        ));
     }
 }
 

@@ -102,14 +102,6 @@ impl Zfs for CliZfs {
         self.zfs("destroy", object, argv).map(drop)
     }
 
-    fn rename(&self, from: &DatasetName, to: &DatasetName) -> Result<()> {
-        let mut argv = args(["rename"]);
-        argv.push(from.as_str().into());
-        argv.push(to.as_str().into());
-        self.zfs("rename", format!("{from} to {to}"), argv)
-            .map(drop)
-    }
-
     fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties> {
         let mut argv = args(["get", "-H", "-p", "-o", "property,value,source"]);
         argv.push(properties.join(",").into());
@@ -127,13 +119,6 @@ impl Zfs for CliZfs {
         );
         argv.push(object.as_str().into());
         self.zfs("set", object, argv).map(drop)
-    }
-
-    fn inherit(&self, object: ObjectName<'_>, property: &str) -> Result<()> {
-        let mut argv = args(["inherit"]);
-        argv.push(property.into());
-        argv.push(object.as_str().into());
-        self.zfs("inherit", object, argv).map(drop)
     }
 
     fn list(
@@ -170,7 +155,8 @@ impl Zfs for CliZfs {
                 let name = fields
                     .next()
                     .flatten()
-                    .ok_or_else(|| parse_err("list", root, "a row without a name".into()))?;
+                    .ok_or_else(|| parse_err("list", root, "a row without a name".into()))?
+                    .parse()?;
                 let values = properties
                     .iter()
                     .map(|p| p.to_string())
@@ -201,26 +187,6 @@ impl Zfs for CliZfs {
             .filter(|n| n.as_str() != dataset.as_str())
             .map(|n| Ok(n.parse()?))
             .collect()
-    }
-
-    fn snapshots(&self, dataset: &DatasetName) -> Result<Vec<SnapshotName>> {
-        let mut argv = args([
-            "list",
-            "-H",
-            "-p",
-            "-o",
-            "name",
-            "-t",
-            "snapshot",
-            "-s",
-            "createtxg",
-            "-d",
-            "1",
-        ]);
-        argv.push(dataset.as_str().into());
-        let out = self.zfs("list", dataset, argv)?;
-        let names = parse::names(&out).map_err(|d| parse_err("list", dataset, d))?;
-        names.iter().map(|n| Ok(n.parse()?)).collect()
     }
 
     fn mounted_at(&self, path: &Path, properties: &[&str]) -> Result<Option<ListRow>> {
@@ -258,7 +224,10 @@ impl Zfs for CliZfs {
                     .map(|p| p.to_string())
                     .zip(fields)
                     .collect();
-                return Ok(Some(ListRow { name, values }));
+                return Ok(Some(ListRow {
+                    name: name.parse()?,
+                    values,
+                }));
             }
         }
         Ok(None)

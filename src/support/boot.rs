@@ -7,31 +7,43 @@
 
 use std::io;
 
+/// Why this boot's identity could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum BootError {
+    /// Linux's boot id could not be read.
+    #[error("cannot read /proc/sys/kernel/random/boot_id")]
+    Read(#[source] io::Error),
+    /// `kstat` failed.
+    #[error(transparent)]
+    Kstat(#[from] super::command::CommandError),
+    /// `kstat` printed no boot time.
+    #[error("no boot_time in kstat output")]
+    NoBootTime,
+    /// This platform has no boot identity to read.
+    #[error("set OMICRON1_BOOT_ID on this platform")]
+    Unsupported,
+}
+
 /// The running system's boot identity.
 #[cfg(target_os = "linux")]
-pub fn system_boot_id() -> io::Result<String> {
-    Ok(std::fs::read_to_string("/proc/sys/kernel/random/boot_id")?
+pub fn system_boot_id() -> Result<String, BootError> {
+    Ok(std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .map_err(BootError::Read)?
         .trim()
         .to_string())
 }
 
 /// The running system's boot identity.
 #[cfg(target_os = "illumos")]
-pub fn system_boot_id() -> io::Result<String> {
-    let out = std::process::Command::new("/usr/bin/kstat")
-        .args(["-p", "unix:0:system_misc:boot_time"])
-        .env("LC_ALL", "C")
-        .output()?;
-    if !out.status.success() {
-        return Err(io::Error::new(
-            io::ErrorKind::Other,
-            "kstat boot_time failed",
-        ));
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    let boot_time = text.split_whitespace().nth(1).ok_or_else(|| {
-        io::Error::new(io::ErrorKind::InvalidData, "no boot_time in kstat output")
-    })?;
+pub fn system_boot_id() -> Result<String, BootError> {
+    let text = super::command::run(
+        std::path::Path::new("/usr/bin/kstat"),
+        ["-p", "unix:0:system_misc:boot_time"],
+    )?;
+    let boot_time = text
+        .split_whitespace()
+        .nth(1)
+        .ok_or(BootError::NoBootTime)?;
     let host = nix::unistd::gethostname()
         .map(|h| h.to_string_lossy().into_owned())
         .unwrap_or_default();
@@ -40,15 +52,12 @@ pub fn system_boot_id() -> io::Result<String> {
 
 /// The running system's boot identity.
 #[cfg(not(any(target_os = "linux", target_os = "illumos")))]
-pub fn system_boot_id() -> io::Result<String> {
-    Err(io::Error::new(
-        io::ErrorKind::Unsupported,
-        "set OMICRON1_BOOT_ID on this platform",
-    ))
+pub fn system_boot_id() -> Result<String, BootError> {
+    Err(BootError::Unsupported)
 }
 
 /// The setting if given, else the system's identity.
-pub fn boot_id(setting: Option<&str>) -> io::Result<String> {
+pub fn boot_id(setting: Option<&str>) -> Result<String, BootError> {
     match setting {
         Some(id) => Ok(id.to_string()),
         None => system_boot_id(),

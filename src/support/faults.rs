@@ -63,9 +63,9 @@ fn target() -> Option<&'static Target> {
             let value = std::env::var(STOP_AT).ok()?;
             let target = parse(&value);
             if target.is_none() {
-                eprintln!(
-                    "omicron1: ignoring {STOP_AT}={value:?}: expected NAME or NAME#N (N >= 1)"
-                );
+                super::output::notice(format_args!(
+                    "ignoring {STOP_AT}={value:?}: expected NAME or NAME#N (N >= 1)"
+                ));
             }
             target
         })
@@ -82,13 +82,13 @@ pub fn point(name: &str) {
     if target.name != name || HITS.fetch_add(1, Ordering::SeqCst) + 1 != target.hit {
         return;
     }
-    eprintln!(
-        "omicron1: {STOP_AT}: stopping at {name}#{} (pid {})",
+    super::output::notice(format_args!(
+        "{STOP_AT}: stopping at {name}#{} (pid {})",
         target.hit,
         std::process::id()
-    );
+    ));
     if let Err(e) = nix::sys::signal::raise(nix::sys::signal::Signal::SIGSTOP) {
-        eprintln!("omicron1: {STOP_AT}: cannot stop: {e}");
+        super::output::notice(format_args!("{STOP_AT}: cannot stop: {e}"));
     }
 }
 

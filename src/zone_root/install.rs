@@ -12,104 +12,36 @@ use std::time::Instant;
 
 use omicron1_zfs::{DatasetName, DestroyOptions, ErrorKind, Zfs};
 
+use super::{pairs, root_properties, ZoneRootError};
+use crate::delegated;
 use crate::image::{self, ImageKind, Unpacked};
-use crate::pathio::PathIoError;
-use crate::progress::{info, ms};
 use crate::props;
-use crate::revert::Revert;
-use crate::settings::Settings;
-use crate::signals;
-use crate::template::{self, Ready, Sources, TemplateError};
-use crate::timings;
+use crate::rootfs::{self, SourcePlaces};
+use crate::support::output::{info, ms, notice, warn};
+use crate::support::pathio::PathIoError;
+use crate::support::revert::Revert;
+use crate::support::{faults, signals, timings};
+use crate::template::{self, Ready, Site};
+use crate::zone::{Zone, ROOT};
 
-/// The zone being installed.
+/// What an install reads of this host besides the zone: where zone
+/// configurations are, where templates keep their state, and where the
+/// system trees and the baseline are.
 #[derive(Debug, Clone)]
-pub struct Zone {
-    /// Its name.
-    pub name: String,
-    /// Its zonepath (absolute).
-    pub zonepath: PathBuf,
-}
-
-impl Zone {
-    /// Where the zone's root file system is: `ZONEPATH/root`.
-    pub fn root_path(&self) -> PathBuf {
-        self.zonepath.join("root")
-    }
-}
-
-/// Why an install failed. Everything it made has been removed unless
-/// `InstallFailure::leftovers` says otherwise.
-#[derive(Debug, thiserror::Error)]
-pub enum InstallError {
-    /// The zonepath does not exist or cannot be resolved.
-    #[error("zonepath {path}: {source}")]
-    Zonepath {
-        /// The zonepath.
-        path: PathBuf,
-        /// The system's reason.
-        #[source]
-        source: std::io::Error,
-    },
-    /// An image given on the command line cannot be read.
-    #[error("image {path} cannot be read: {source}")]
-    ImageUnreadable {
-        /// The image.
-        path: PathBuf,
-        /// The system's reason.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The zone already has a root.
-    #[error(
-        "zone root {0} already exists: uninstall the zone first (zoneadm -z ZONE uninstall -F)"
-    )]
-    RootExists(String),
-    /// The zonepath dataset is a pool's root dataset, which leaves no parent for templates.
-    #[error("zonepath dataset {0} is a pool's root dataset: give the zone its own dataset")]
-    NoParent(DatasetName),
-    /// The template's encryption root differs from the zonepath's.
-    #[error(
-        "template {template} has encryption root {template_root:?} but zonepath dataset {zonepath} \
-         has {zonepath_root:?}: a clone would not be encrypted like the zone; put the zonepath \
-         dataset under an encrypted parent rather than making it its own encryption root"
-    )]
-    EncryptionMismatch {
-        /// The template snapshot.
-        template: String,
-        /// Its encryption root.
-        template_root: Option<String>,
-        /// The zonepath dataset.
-        zonepath: DatasetName,
-        /// Its encryption root.
-        zonepath_root: Option<String>,
-    },
-    /// The zone's delegated datasets break a rule that would make it fail to
-    /// boot or share data.
-    #[error("{0}")]
-    Delegated(String),
-    /// Building or finding the template failed.
-    #[error(transparent)]
-    Template(#[from] TemplateError),
-    /// A ZFS operation failed.
-    #[error(transparent)]
-    Zfs(#[from] omicron1_zfs::Error),
-    /// An image could not be unpacked.
-    #[error(transparent)]
-    Image(#[from] image::ImageError),
-    /// A signal arrived.
-    #[error(transparent)]
-    Interrupted(#[from] signals::Interrupted),
-    /// A filesystem operation failed.
-    #[error(transparent)]
-    Io(#[from] crate::pathio::PathIoError),
+pub struct Host {
+    /// zonecfg's `ZONE.xml` files, for the delegated-dataset check.
+    pub zones_dir: PathBuf,
+    /// Template locks, caches and this boot.
+    pub site: Site,
+    /// The system trees and baseline.
+    pub sources: SourcePlaces,
 }
 
 /// A failed install and whether its rollback left anything behind.
 #[derive(Debug)]
 pub struct InstallFailure {
     /// What went wrong.
-    pub error: InstallError,
+    pub error: Box<ZoneRootError>,
     /// Undo steps that failed (empty: nothing was left behind).
     pub leftovers: Vec<String>,
 }
@@ -117,13 +49,13 @@ pub struct InstallFailure {
 /// Installs `zone` from this boot's template and `images`.
 pub fn install(
     zfs: &dyn Zfs,
-    settings: &Settings,
+    host: &Host,
     zone: &Zone,
     images: &[PathBuf],
 ) -> Result<(), InstallFailure> {
     let started = Instant::now();
     let mut revert = Revert::new();
-    match install_steps(zfs, settings, zone, images, &mut revert) {
+    match install_steps(zfs, host, zone, images, &mut revert) {
         Ok(()) => {
             revert.disarm();
             info(format_args!(
@@ -133,35 +65,38 @@ pub fn install(
             Ok(())
         }
         Err(error) => {
-            eprintln!(
-                "omicron1: install of zone {} failed, rolling back: {error}",
+            notice(format_args!(
+                "install of zone {} failed, rolling back: {error}",
                 zone.name
-            );
+            ));
             let leftovers = revert.run();
-            Err(InstallFailure { error, leftovers })
+            Err(InstallFailure {
+                error: Box::new(error),
+                leftovers,
+            })
         }
     }
 }
 
 fn install_steps<'a>(
     zfs: &'a dyn Zfs,
-    settings: &Settings,
+    host: &Host,
     zone: &Zone,
     images: &[PathBuf],
     revert: &mut Revert<'a>,
-) -> Result<(), InstallError> {
+) -> Result<(), ZoneRootError> {
     info(format_args!(
         "installing zone {} @ {:?}...",
         zone.name, zone.zonepath
     ));
     for path in images {
-        std::fs::File::open(path).map_err(|source| InstallError::ImageUnreadable {
+        std::fs::File::open(path).map_err(|source| ZoneRootError::ImageUnreadable {
             path: path.clone(),
             source,
         })?;
     }
     let zonepath =
-        std::fs::canonicalize(&zone.zonepath).map_err(|source| InstallError::Zonepath {
+        std::fs::canonicalize(&zone.zonepath).map_err(|source| ZoneRootError::Zonepath {
             path: zone.zonepath.clone(),
             source,
         })?;
@@ -170,9 +105,8 @@ fn install_steps<'a>(
         zonepath,
     };
     timings::phase("delegated-check", || {
-        crate::delegated::check_for_install(zfs, settings, &zone)
-    })
-    .map_err(InstallError::Delegated)?;
+        delegated::check_for_install(zfs, &host.zones_dir, &zone)
+    })?;
     let found = timings::phase("find-dataset", || {
         zfs.mounted_at(&zone.zonepath, &["encryptionroot"])
     })?;
@@ -180,11 +114,11 @@ fn install_steps<'a>(
         Some(row) => {
             let zonepath = ZonepathDataset {
                 encryption_root: row.value("encryptionroot").map(str::to_string),
-                dataset: row.name.parse().map_err(omicron1_zfs::Error::from)?,
+                dataset: row.name.dataset(),
             };
-            install_clone(zfs, settings, &zone, &zonepath, images, revert)
+            install_clone(zfs, host, &zone, &zonepath, images, revert)
         }
-        None => install_copy(settings, &zone, images, revert),
+        None => install_copy(host, &zone, images, revert),
     }
 }
 
@@ -196,78 +130,58 @@ struct ZonepathDataset {
 
 fn install_clone<'a>(
     zfs: &'a dyn Zfs,
-    settings: &Settings,
+    host: &Host,
     zone: &Zone,
     zonepath: &ZonepathDataset,
     images: &[PathBuf],
     revert: &mut Revert<'a>,
-) -> Result<(), InstallError> {
+) -> Result<(), ZoneRootError> {
     let dataset = &zonepath.dataset;
-    let root = dataset.child("root").map_err(omicron1_zfs::Error::from)?;
+    let root = dataset.child(ROOT)?;
     let parent = dataset
         .parent()
-        .ok_or_else(|| InstallError::NoParent(dataset.clone()))?;
-    let sources = Sources::from_settings(settings)?;
-    let identity = template::identity(settings, &sources.baseline)?;
+        .ok_or_else(|| ZoneRootError::NoParent(dataset.clone()))?;
+    let sources = host.sources.find().map_err(template::TemplateError::from)?;
+    let identity = template::identity::identity(&host.site, &sources.baseline)?;
     // `ready.in_use` keeps collectors off the template until it is cloned.
     let ready = timings::phase("template", || {
-        template::ensure(zfs, settings, &parent, &identity, &sources)
+        template::ensure(zfs, &host.site, &parent, &identity, &sources)
     })?;
     check_encryption(&ready, zonepath)?;
     let template = &ready.template;
-    crate::faults::point("before-clone");
+    faults::point("before-clone");
 
     info(format_args!("cloning {} to {root}", template.snapshot));
-    let origin = template.snapshot.to_string();
-    let zone_name = props::escape(&zone.name);
-    let created = props::now_rfc3339();
-    let properties = [
-        (props::KIND, "zone-root"),
-        (props::STATE, "installing"),
-        (props::ZONE, zone_name.as_str()),
-        (props::ORIGIN, origin.as_str()),
-        (props::CREATED, created.as_str()),
-    ];
+    let properties = root_properties(&zone.name, "installing", &template.snapshot, false);
     // An existing root makes the clone fail, so it needs no check of its own.
     match timings::phase("clone", || {
-        zfs.clone_snapshot(&template.snapshot, &root, &properties)
+        zfs.clone_snapshot(&template.snapshot, &root, &pairs(&properties))
     }) {
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-            return Err(InstallError::RootExists(root.to_string()))
+            return Err(ZoneRootError::RootExists(root.to_string()))
         }
         other => other?,
     }
     let doomed = root.clone();
     revert.push(format!("destroy zone root {root}"), move || {
-        zfs.destroy(
-            (&doomed).into(),
-            DestroyOptions {
-                recursive: true,
-                deferred: false,
-            },
-        )
-        .map_err(|e| e.to_string())
+        zfs.destroy((&doomed).into(), DestroyOptions::RECURSIVE)
     });
-    crate::faults::point("after-clone");
+    faults::point("after-clone");
 
     let unpacked = unpack_images(&zone.root_path(), images)?;
     let mut record = image_properties(images, &unpacked);
     record.push((props::STATE.to_string(), "installed".to_string()));
-    let pairs: Vec<(&str, &str)> = record
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    crate::faults::point("before-record");
-    timings::phase("record", || zfs.set((&root).into(), &pairs))?;
+    faults::point("before-record");
+    timings::phase("record", || zfs.set((&root).into(), &pairs(&record)))?;
     Ok(())
 }
 
 /// A zone root must be encrypted exactly as its zonepath dataset is; a clone
 /// is encrypted as its origin is.
-fn check_encryption(ready: &Ready, zonepath: &ZonepathDataset) -> Result<(), InstallError> {
+fn check_encryption(ready: &Ready, zonepath: &ZonepathDataset) -> Result<(), ZoneRootError> {
     if ready.encryption_root != zonepath.encryption_root {
-        return Err(InstallError::EncryptionMismatch {
-            template: ready.template.snapshot.to_string(),
+        return Err(ZoneRootError::EncryptionMismatch {
+            template: ready.template.snapshot.clone(),
             template_root: ready.encryption_root.clone(),
             zonepath: zonepath.dataset.clone(),
             zonepath_root: zonepath.encryption_root.clone(),
@@ -276,7 +190,7 @@ fn check_encryption(ready: &Ready, zonepath: &ZonepathDataset) -> Result<(), Ins
     Ok(())
 }
 
-fn unpack_images(root: &Path, images: &[PathBuf]) -> Result<Vec<Unpacked>, InstallError> {
+fn unpack_images(root: &Path, images: &[PathBuf]) -> Result<Vec<Unpacked>, ZoneRootError> {
     let mut unpacked = Vec::with_capacity(images.len());
     for path in images {
         signals::check()?;
@@ -316,31 +230,31 @@ fn image_properties(images: &[PathBuf], unpacked: &[Unpacked]) -> Vec<(String, S
 }
 
 /// The original brand's method, for a zonepath that is not on ZFS.
-fn install_copy<'a>(
-    settings: &Settings,
+fn install_copy(
+    host: &Host,
     zone: &Zone,
     images: &[PathBuf],
-    revert: &mut Revert<'a>,
-) -> Result<(), InstallError> {
-    eprintln!(
-        "omicron1: warning: zonepath {} is not a ZFS mountpoint: copying the system trees into \
+    revert: &mut Revert<'_>,
+) -> Result<(), ZoneRootError> {
+    warn(format_args!(
+        "zonepath {} is not a ZFS mountpoint: copying the system trees into \
          the zone as the original brand did (slow; put the zonepath on ZFS to clone a template)",
         zone.zonepath.display()
-    );
+    ));
     let root = zone.root_path();
     match std::fs::create_dir(&root) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(InstallError::RootExists(root.display().to_string()))
+            return Err(ZoneRootError::RootExists(root.display().to_string()))
         }
         Err(source) => return Err(PathIoError::on("cannot create", &root)(source).into()),
     }
     let doomed = root.clone();
     revert.push(format!("remove {}", root.display()), move || {
-        std::fs::remove_dir_all(&doomed).map_err(|e| e.to_string())
+        std::fs::remove_dir_all(&doomed)
     });
-    let sources = Sources::from_settings(settings)?;
-    template::populate(&root, &sources)?;
+    let sources = host.sources.find()?;
+    rootfs::populate(&root, &sources)?;
     unpack_images(&root, images)?;
     Ok(())
 }

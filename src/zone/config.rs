@@ -32,7 +32,7 @@ pub struct ZoneConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ZoneConfigError {
     /// The file could not be read.
-    #[error("cannot read zone configuration {path}: {source}")]
+    #[error("cannot read zone configuration {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -46,8 +46,37 @@ pub enum ZoneConfigError {
         /// The file.
         path: PathBuf,
         /// What is wrong, with the position where the parser has one.
-        detail: String,
+        detail: Malformed,
     },
+}
+
+/// What is wrong with a zone configuration's text.
+#[derive(Debug, thiserror::Error)]
+pub enum Malformed {
+    /// Larger than [`MAX_CONFIG_BYTES`].
+    #[error("it is larger than {MAX_CONFIG_BYTES} bytes")]
+    TooLarge,
+    /// Not UTF-8.
+    #[error("it is not UTF-8 text ({0})")]
+    NotUtf8(std::str::Utf8Error),
+    /// It declares entities, which could expand to gigabytes.
+    #[error(
+        "entity declarations (<!ENTITY ...>) are not allowed in a zone configuration; \
+         zonecfg never writes them"
+    )]
+    Entities,
+    /// Not well-formed XML.
+    #[error("{0}")]
+    Xml(roxmltree::Error),
+    /// The root element is not `<zone>`.
+    #[error("the root element is <{0}>, not <zone>")]
+    NotZone(String),
+    /// `<zone>` has no name.
+    #[error("<zone> has no name attribute")]
+    NoName,
+    /// A `<dataset>` has no name.
+    #[error("a <dataset> element has no name attribute")]
+    DatasetNoName,
 }
 
 /// Every zone configuration in a zones folder, and the files that could not be
@@ -124,12 +153,10 @@ impl ZoneConfig {
             .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes))
             .map_err(read_err)?;
         if bytes.len() as u64 > MAX_CONFIG_BYTES {
-            return Err(malformed(format!(
-                "it is larger than {MAX_CONFIG_BYTES} bytes"
-            )));
+            return Err(malformed(Malformed::TooLarge));
         }
-        let text = String::from_utf8(bytes)
-            .map_err(|e| malformed(format!("it is not UTF-8 text ({})", e.utf8_error())))?;
+        let text =
+            String::from_utf8(bytes).map_err(|e| malformed(Malformed::NotUtf8(e.utf8_error())))?;
         Self::parse(&text).map_err(malformed)
     }
 
@@ -139,42 +166,31 @@ impl ZoneConfig {
     }
 
     /// Parses zonecfg XML text. Pure, for tests.
-    pub fn parse(text: &str) -> Result<ZoneConfig, String> {
+    pub fn parse(text: &str) -> Result<ZoneConfig, Malformed> {
         // zonecfg's DOCTYPE names an external DTD and declares nothing. An
         // entity declared in the file itself is expanded by the parser, and a
         // small file referring to a large entity many times would expand to
         // gigabytes (the "quadratic blowup"): refuse them before parsing.
         if text.contains("<!ENTITY") {
-            return Err(
-                "entity declarations (<!ENTITY ...>) are not allowed in a zone \
-                        configuration; zonecfg never writes them"
-                    .to_string(),
-            );
+            return Err(Malformed::Entities);
         }
         let options = roxmltree::ParsingOptions {
             allow_dtd: true,
             ..Default::default()
         };
-        let doc =
-            roxmltree::Document::parse_with_options(text, options).map_err(|e| e.to_string())?;
+        let doc = roxmltree::Document::parse_with_options(text, options).map_err(Malformed::Xml)?;
         let zone = doc.root_element();
         if zone.tag_name().name() != "zone" {
-            return Err(format!(
-                "the root element is <{}>, not <zone>",
-                zone.tag_name().name()
-            ));
+            return Err(Malformed::NotZone(zone.tag_name().name().to_string()));
         }
-        let name = zone
-            .attribute("name")
-            .ok_or("<zone> has no name attribute")?
-            .to_string();
+        let name = zone.attribute("name").ok_or(Malformed::NoName)?.to_string();
         let datasets = zone
             .children()
             .filter(|n| n.has_tag_name("dataset"))
             .map(|n| {
                 n.attribute("name")
                     .map(str::to_string)
-                    .ok_or_else(|| "a <dataset> element has no name attribute".to_string())
+                    .ok_or(Malformed::DatasetNoName)
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ZoneConfig {
@@ -189,23 +205,48 @@ impl ZoneConfig {
     /// The brand-level rules `verify_cfg` enforces: the omicron1 brand (when
     /// named) and an exclusive IP stack. Returns each broken rule as a sentence
     /// that says how to fix it.
-    pub fn brand_problems(&self) -> Vec<String> {
+    pub fn brand_problems(&self) -> Vec<BrandProblem> {
         let mut problems = Vec::new();
         if let Some(brand) = self.brand.as_deref().filter(|b| *b != "omicron1") {
-            problems.push(format!(
-                "zone {} has brand {brand:?}, not \"omicron1\": `zonecfg -z {} set brand=omicron1`",
-                self.name, self.name
-            ));
+            problems.push(BrandProblem::Brand {
+                zone: self.name.clone(),
+                brand: brand.to_string(),
+            });
         }
         if self.ip_type != "exclusive" {
-            problems.push(format!(
-                "zone {} has ip-type {:?}; omicron1 zones need an exclusive IP stack: \
-                 `zonecfg -z {} set ip-type=exclusive`",
-                self.name, self.ip_type, self.name
-            ));
+            problems.push(BrandProblem::IpType {
+                zone: self.name.clone(),
+                ip_type: self.ip_type.clone(),
+            });
         }
         problems
     }
+}
+
+/// A brand-level rule a zone configuration breaks, with the fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrandProblem {
+    /// Another brand.
+    #[error(
+        "zone {zone} has brand {brand:?}, not \"omicron1\": `zonecfg -z {zone} set brand=omicron1`"
+    )]
+    Brand {
+        /// The zone.
+        zone: String,
+        /// Its brand.
+        brand: String,
+    },
+    /// A shared IP stack.
+    #[error(
+        "zone {zone} has ip-type {ip_type:?}; omicron1 zones need an exclusive IP stack: \
+         `zonecfg -z {zone} set ip-type=exclusive`"
+    )]
+    IpType {
+        /// The zone.
+        zone: String,
+        /// Its ip-type.
+        ip_type: String,
+    },
 }
 
 #[cfg(test)]
@@ -239,12 +280,14 @@ mod tests {
         let problems = z.brand_problems();
         assert_eq!(problems.len(), 1);
         assert!(
-            problems[0].contains("set ip-type=exclusive"),
+            problems[0].to_string().contains("set ip-type=exclusive"),
             "{}",
             problems[0]
         );
         let other = SAMPLE.replace("brand=\"omicron1\"", "brand=\"sparse\"");
-        assert!(ZoneConfig::parse(&other).unwrap().brand_problems()[0].contains("sparse"));
+        assert!(ZoneConfig::parse(&other).unwrap().brand_problems()[0]
+            .to_string()
+            .contains("sparse"));
     }
 
     #[test]
@@ -252,8 +295,12 @@ mod tests {
         assert!(ZoneConfig::parse("<zone name='a'>").is_err(), "unclosed");
         assert!(ZoneConfig::parse("<notzone name='a'/>")
             .unwrap_err()
+            .to_string()
             .contains("<notzone>"));
-        assert!(ZoneConfig::parse("<zone/>").unwrap_err().contains("name"));
+        assert!(ZoneConfig::parse("<zone/>")
+            .unwrap_err()
+            .to_string()
+            .contains("name"));
         assert!(ZoneConfig::parse("<zone name='a'><dataset/></zone>").is_err());
         let dir = tempfile::tempdir().unwrap();
         let err = ZoneConfig::for_zone(dir.path(), "missing").unwrap_err();
@@ -273,7 +320,7 @@ mod tests {
             "&a;".repeat(20_000)
         );
         let started = std::time::Instant::now();
-        let err = ZoneConfig::parse(&text).unwrap_err();
+        let err = ZoneConfig::parse(&text).unwrap_err().to_string();
         assert!(err.contains("entity declarations"), "{err}");
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         // The DOCTYPE zonecfg writes is still fine.

@@ -5,8 +5,10 @@
 //! that creates something (a clone, a snapshot, a folder) pushes the step that
 //! removes it, and only the last line of a successful install disarms them.
 
+use std::error::Error;
+
 /// One undo step: what it undoes, for the warning if it fails; and the step.
-type Step<'a> = (String, Box<dyn FnOnce() -> Result<(), String> + 'a>);
+type Step<'a> = (String, Box<dyn FnOnce() -> Result<(), Box<dyn Error>> + 'a>);
 
 /// Undo steps, run in reverse order on drop unless [`Revert::disarm`]ed.
 #[derive(Default)]
@@ -21,11 +23,12 @@ impl<'a> Revert<'a> {
     }
 
     /// Adds an undo step; `what` names it in the warning printed if it fails.
-    pub fn push(
+    pub fn push<E: Error + 'static>(
         &mut self,
         what: impl Into<String>,
-        undo: impl FnOnce() -> Result<(), String> + 'a,
+        undo: impl FnOnce() -> Result<(), E> + 'a,
     ) {
+        let undo = move || undo().map_err(|e| Box::new(e) as Box<dyn Error>);
         self.steps.push((what.into(), Box::new(undo)));
     }
 
@@ -40,7 +43,10 @@ impl<'a> Revert<'a> {
         while let Some((what, undo)) = self.steps.pop() {
             tracing::info!("rolling back: {what}");
             if let Err(e) = undo() {
-                eprintln!("omicron1: warning: rolling back ({what}) failed: {e}");
+                super::output::warn(format_args!(
+                    "rolling back ({what}) failed: {}",
+                    super::output::chain(e.as_ref())
+                ));
                 failed.push(what);
             }
         }
@@ -77,7 +83,7 @@ mod tests {
                 let log = log.clone();
                 r.push(format!("step {i}"), move || {
                     log.borrow_mut().push(i);
-                    Ok(())
+                    Ok::<(), std::io::Error>(())
                 });
             }
         }
@@ -87,7 +93,7 @@ mod tests {
         let l = log.clone();
         r.push("x", move || {
             l.borrow_mut().push(9);
-            Ok(())
+            Ok::<(), std::io::Error>(())
         });
         r.disarm();
         assert!(log.borrow().is_empty());
@@ -100,9 +106,9 @@ mod tests {
         let l = log.clone();
         r.push("first", move || {
             l.borrow_mut().push(1);
-            Ok(())
+            Ok::<(), std::io::Error>(())
         });
-        r.push("second", || Err("boom".into()));
+        r.push("second", || Err(std::io::Error::other("boom")));
         assert_eq!(r.run(), vec!["second".to_string()]);
         assert_eq!(*log.borrow(), vec![1]);
     }

@@ -2,12 +2,119 @@
 //! zonepath dataset, and the datasets every other zone's configuration
 //! delegates.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use omicron1_zfs::{DatasetName, Property, PropertySource, Zfs};
 
-use super::rules::{Context, Delegation, Facts, Listing, State, ZoneView};
-use crate::zonecfg::{ZoneConfig, ZoneConfigError, ZoneConfigs};
+use super::DelegatedError;
+use crate::support::output::warn;
+use crate::zone::config::{ZoneConfig, ZoneConfigError, ZoneConfigs};
+
+/// Where a delegated dataset mounts inside its zone.
+pub const MOUNTPOINT: &str = "/data";
+
+/// What ZFS says about an existing dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct State {
+    /// `type`: `filesystem`, `volume`.
+    pub kind: String,
+    /// `zoned`, with its source.
+    pub zoned: Property,
+    /// `mountpoint`, with its source.
+    pub mountpoint: Property,
+    /// `canmount`, with its source.
+    pub canmount: Property,
+    /// `mounted=yes`: mounted somewhere — in the global zone or, on illumos,
+    /// inside a running zone.
+    pub mounted: bool,
+    /// Mounted by the global zone at its own mountpoint (not by a zone).
+    pub mounted_in_global_zone: bool,
+}
+
+impl State {
+    /// `zoned` is on (set here or inherited).
+    pub fn zoned_on(&self) -> bool {
+        self.zoned.value.as_deref() == Some("on")
+    }
+
+    /// `mountpoint=/data` set on the dataset itself.
+    pub fn mountpoint_ok(&self) -> bool {
+        self.mountpoint.value.as_deref() == Some(MOUNTPOINT) && self.mountpoint.source.is_local()
+    }
+
+    /// `canmount=on`.
+    pub fn canmount_on(&self) -> bool {
+        self.canmount.value.as_deref() == Some("on")
+    }
+
+    /// Mounted, but not by the global zone: a running zone holds it.
+    pub fn mounted_in_a_zone(&self) -> bool {
+        self.mounted && !self.mounted_in_global_zone
+    }
+}
+
+/// The dataset and, if it exists, its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facts {
+    /// The dataset.
+    pub dataset: DatasetName,
+    /// `None` if it does not exist.
+    pub state: Option<State>,
+}
+
+/// A dataset delegated to a zone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delegation {
+    /// The zone.
+    pub zone: String,
+    /// The dataset.
+    pub dataset: DatasetName,
+}
+
+/// Whether the zone's configuration lists the dataset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Listing {
+    /// Not asked (install and `verify_cfg` start from the configuration).
+    NotAsked,
+    /// It does.
+    Listed,
+    /// It does not.
+    NotListed,
+    /// The zone has no configuration file.
+    NoConfig(PathBuf),
+}
+
+/// The zone the dataset is for, as far as it is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZoneView {
+    /// Its name.
+    pub name: String,
+    /// Its zonepath and the ZFS filesystem mounted there (`None`: not a ZFS
+    /// mountpoint, or not made yet). `None` if the zonepath is not known.
+    pub zonepath: Option<(PathBuf, Option<DatasetName>)>,
+    /// Whether its configuration lists the dataset.
+    pub listing: Listing,
+}
+
+/// Everything besides the dataset itself that the rules look at.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Context {
+    /// The zone the dataset is for, if known.
+    pub zone: Option<ZoneView>,
+    /// Every dataset delegated to any other zone.
+    pub others: Vec<Delegation>,
+}
+
+/// Quotes a word for a shell command line when it needs it. Dataset names may
+/// hold spaces but never a single quote.
+pub fn quoted(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_-./:=,@%+".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{word}'")
+    }
+}
 
 /// The properties read, in one `zfs get`.
 const PROPERTIES: [&str; 5] = ["type", "zoned", "mountpoint", "canmount", "mounted"];
@@ -64,7 +171,10 @@ pub fn facts(zfs: &dyn Zfs, dataset: &DatasetName) -> omicron1_zfs::Result<Facts
 pub fn all_zones(zones_dir: &Path) -> Result<ZoneConfigs, ZoneConfigError> {
     let zones = ZoneConfigs::read_dir(zones_dir)?;
     for e in &zones.unreadable {
-        eprintln!("omicron1: warning: {e}; the datasets it delegates were not compared");
+        warn(format_args!(
+            "{}; the datasets it delegates were not compared",
+            crate::support::output::chain(e)
+        ));
     }
     Ok(zones)
 }
@@ -117,11 +227,10 @@ pub fn delegations(zones: &ZoneConfigs, except: Option<&str>) -> Vec<Delegation>
 pub fn context_for(
     zfs: &dyn Zfs,
     zones_dir: &Path,
-    zones: &ZoneConfigs,
+    mut zones: ZoneConfigs,
     dataset: &DatasetName,
     zone: Option<&str>,
-) -> Result<Context, String> {
-    let zfs_err = |e: omicron1_zfs::Error| e.to_string();
+) -> Result<Context, DelegatedError> {
     let Some(name) = zone else {
         let owners: Vec<&ZoneConfig> = zones
             .zones
@@ -131,7 +240,7 @@ pub fn context_for(
         let [owner] = owners.as_slice() else {
             return Ok(Context {
                 zone: None,
-                others: delegations(zones, None),
+                others: delegations(&zones, None),
             });
         };
         let view = zone_view(
@@ -139,16 +248,18 @@ pub fn context_for(
             &owner.name,
             owner.zonepath.as_deref(),
             Listing::NotAsked,
-        )
-        .map_err(zfs_err)?;
+        )?;
         return Ok(Context {
             zone: Some(view),
-            others: delegations(zones, Some(&owner.name)),
+            others: delegations(&zones, Some(&owner.name)),
         });
     };
     let path = zones_dir.join(format!("{name}.xml"));
-    if let Some(e) = zones.unreadable.iter().find(|e| error_path(e) == path) {
-        return Err(format!("zone {name}'s configuration cannot be read: {e}"));
+    if let Some(i) = zones.unreadable.iter().position(|e| error_path(e) == path) {
+        return Err(DelegatedError::Unreadable {
+            zone: name.to_string(),
+            source: zones.unreadable.swap_remove(i),
+        });
     }
     let view = match zones.zones.iter().find(|z| z.name == name) {
         Some(config) => {
@@ -157,7 +268,7 @@ pub fn context_for(
             } else {
                 Listing::NotListed
             };
-            zone_view(zfs, name, config.zonepath.as_deref(), listing).map_err(zfs_err)?
+            zone_view(zfs, name, config.zonepath.as_deref(), listing)?
         }
         None => ZoneView {
             name: name.to_string(),
@@ -167,7 +278,7 @@ pub fn context_for(
     };
     Ok(Context {
         zone: Some(view),
-        others: delegations(zones, Some(name)),
+        others: delegations(&zones, Some(name)),
     })
 }
 
@@ -238,11 +349,11 @@ mod tests {
         write("z1", "/tp/zones/z1", "tp/d/z1");
         write("z2", "/tp/zones/z2", "tp/d/z2");
         std::fs::write(dir.path().join("broken.xml"), "<zone").unwrap();
-        let zones = ZoneConfigs::read_dir(dir.path()).unwrap();
+        let zones = || ZoneConfigs::read_dir(dir.path()).unwrap();
         let ds: DatasetName = "tp/d/z1".parse().unwrap();
 
         // Without a zone: the one zone that delegates it.
-        let ctx = context_for(&zfs, dir.path(), &zones, &ds, None).unwrap();
+        let ctx = context_for(&zfs, dir.path(), zones(), &ds, None).unwrap();
         let zone = ctx.zone.unwrap();
         assert_eq!(zone.name, "z1");
         assert_eq!(
@@ -259,17 +370,18 @@ mod tests {
         );
 
         // With a zone that does not list it; with an unconfigured zone; with a broken one.
-        let ctx = context_for(&zfs, dir.path(), &zones, &ds, Some("z2")).unwrap();
+        let ctx = context_for(&zfs, dir.path(), zones(), &ds, Some("z2")).unwrap();
         assert_eq!(ctx.zone.unwrap().listing, Listing::NotListed);
         assert_eq!(ctx.others.len(), 1, "z1's delegation is another zone's");
-        let ctx = context_for(&zfs, dir.path(), &zones, &ds, Some("z9")).unwrap();
+        let ctx = context_for(&zfs, dir.path(), zones(), &ds, Some("z9")).unwrap();
         assert!(matches!(ctx.zone.unwrap().listing, Listing::NoConfig(p) if p.ends_with("z9.xml")));
-        let err = context_for(&zfs, dir.path(), &zones, &ds, Some("broken")).unwrap_err();
+        let err = context_for(&zfs, dir.path(), zones(), &ds, Some("broken")).unwrap_err();
+        let err = crate::support::output::chain(&err);
         assert!(err.contains("broken.xml"), "{err}");
 
         // A dataset no zone delegates has no zone.
         let other: DatasetName = "tp/d/z3".parse().unwrap();
-        let ctx = context_for(&zfs, dir.path(), &zones, &other, None).unwrap();
+        let ctx = context_for(&zfs, dir.path(), zones(), &other, None).unwrap();
         assert!(ctx.zone.is_none());
         assert_eq!(ctx.others.len(), 2);
     }

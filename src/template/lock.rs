@@ -21,7 +21,7 @@ pub struct Lock {
 
 /// Why a lock could not be taken.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot lock {path}: {source}")]
+#[error("cannot lock {}", path.display())]
 pub struct LockError {
     /// The lock file.
     pub path: PathBuf,
@@ -80,9 +80,11 @@ impl Lock {
                 loop {
                     match fcntl(file.as_raw_fd(), FcntlArg::F_SETLKW(&fl)) {
                         Ok(_) => break,
-                        Err(nix::errno::Errno::EINTR) => crate::signals::check().map_err(|e| {
-                            err(std::io::Error::new(std::io::ErrorKind::Interrupted, e))
-                        })?,
+                        Err(nix::errno::Errno::EINTR) => {
+                            crate::support::signals::check().map_err(|e| {
+                                err(std::io::Error::new(std::io::ErrorKind::Interrupted, e))
+                            })?
+                        }
                         Err(e) => return Err(err(e.into())),
                     }
                 }
@@ -123,11 +125,6 @@ impl Lock {
                 path: self.path.clone(),
                 source: e.into(),
             })
-    }
-
-    /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 }
 

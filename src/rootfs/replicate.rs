@@ -34,6 +34,8 @@ use std::time::{Duration, Instant};
 use nix::sys::stat::{utimensat, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 
+use super::beneath::{self, clean_relative, Reached};
+
 /// The directory, at the zone root, where the global zone's trees are mounted
 /// read-only (`/system/usr`, `/system/lib`, `/system/sbin`).
 pub const SYSTEM_DIR: &str = "system";
@@ -84,7 +86,7 @@ pub struct TreeStats {
 pub enum ReplicateError {
     /// A signal arrived; the caller rolls back.
     #[error(transparent)]
-    Interrupted(#[from] crate::signals::Interrupted),
+    Interrupted(#[from] crate::support::signals::Interrupted),
     /// The tree name is not one plain directory name.
     #[error("invalid tree name {tree:?}: expected one plain directory name such as \"usr\"")]
     BadTree {
@@ -263,43 +265,27 @@ pub fn replicate_tree(
 /// if a directory on the way to REL is a symlink, nothing is removed. Returns
 /// whether something was removed.
 pub fn prune(dest_root: &Path, rel: &Path) -> Result<bool, ReplicateError> {
-    let Some(rel_clean) = clean_relative(rel) else {
-        return Err(ReplicateError::BadPrunePath {
-            path: rel.to_path_buf(),
-        });
-    };
-    let mut path = dest_root.to_path_buf();
-    let mut components = rel_clean.components().peekable();
-    while let Some(component) = components.next() {
-        path.push(component);
-        let md = match fs::symlink_metadata(&path) {
-            Ok(md) => md,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(source) => return Err(ReplicateError::Remove { path, source }),
-        };
-        if components.peek().is_some() {
-            if !md.is_dir() {
-                // Not there without following a symlink (or a file is in the way).
-                tracing::debug!(
-                    "not pruning {}: {} is not a directory",
-                    rel.display(),
-                    path.display()
-                );
-                return Ok(false);
-            }
-            continue;
+    let rel_clean = clean_relative(rel).map_err(|_| ReplicateError::BadPrunePath {
+        path: rel.to_path_buf(),
+    })?;
+    let walked = beneath::walk(dest_root, &rel_clean).map_err(|e| ReplicateError::Remove {
+        path: e.path,
+        source: e.source,
+    })?;
+    match walked {
+        Reached::Found { path, metadata } => beneath::remove(&path, &metadata)
+            .map_err(|source| ReplicateError::Remove { path, source }),
+        Reached::Absent => Ok(false),
+        Reached::Blocked { at, .. } => {
+            // Not there without following a symlink (or a file is in the way).
+            tracing::debug!(
+                "not pruning {}: {} is not a directory",
+                rel.display(),
+                at.display()
+            );
+            Ok(false)
         }
-        let removed = if md.is_dir() {
-            fs::remove_dir_all(&path)
-        } else {
-            fs::remove_file(&path)
-        };
-        return match removed {
-            Ok(()) => Ok(true),
-            Err(source) => Err(ReplicateError::Remove { path, source }),
-        };
     }
-    Ok(false)
 }
 
 /// Whether a file name is a shared object's: one of its dot-separated parts
@@ -347,20 +333,6 @@ pub fn system_link(rel: &Path) -> PathBuf {
 fn is_plain_name(name: &str) -> bool {
     let mut components = Path::new(name).components();
     matches!((components.next(), components.next()), (Some(Component::Normal(n)), None) if n == name)
-}
-
-/// `rel` as normal components only, or `None` if it is absolute, contains
-/// `..` or names nothing.
-fn clean_relative(rel: &Path) -> Option<PathBuf> {
-    let mut clean = PathBuf::new();
-    for component in rel.components() {
-        match component {
-            Component::Normal(c) => clean.push(c),
-            Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
-        }
-    }
-    (!clean.as_os_str().is_empty()).then_some(clean)
 }
 
 /// Removes whatever is at `path` (a directory with its contents, or one file
@@ -605,8 +577,8 @@ impl Walk<'_> {
                 if failed.load(Ordering::Relaxed) {
                     return Ok(());
                 }
-                crate::signals::check()?;
-                crate::faults::point("replicate-entry");
+                crate::support::signals::check()?;
+                crate::support::faults::point("replicate-entry");
                 let entry = entry.map_err(|source| ReplicateError::Read {
                     path: src_dir.clone(),
                     source,
@@ -747,16 +719,5 @@ mod tests {
         for bad in ["", ".", "..", "/usr", "usr/bin", "usr/", "./usr"] {
             assert!(!is_plain_name(bad), "{bad:?}");
         }
-    }
-
-    #[test]
-    fn prune_paths_are_relative_without_dotdot() {
-        assert_eq!(
-            clean_relative(Path::new("./lib/svc")),
-            Some(PathBuf::from("lib/svc"))
-        );
-        assert_eq!(clean_relative(Path::new("/lib")), None);
-        assert_eq!(clean_relative(Path::new("lib/../..")), None);
-        assert_eq!(clean_relative(Path::new(".")), None);
     }
 }
