@@ -38,6 +38,11 @@ fn write(path: &Path, contents: &[u8]) {
 
 impl World {
     pub(crate) fn new() -> World {
+        World::with_zonepath(&[])
+    }
+
+    /// A world whose zonepath dataset is created with `properties`.
+    pub(crate) fn with_zonepath(properties: &[(&str, &str)]) -> World {
         let dir = tempfile::tempdir().unwrap();
         let top = fs::canonicalize(dir.path()).unwrap();
         let src = top.join("src");
@@ -56,6 +61,11 @@ impl World {
         let opts = CreateOptions {
             parents: true,
             properties: &[],
+        };
+        zfs.create(&parent, &opts).unwrap();
+        let opts = CreateOptions {
+            parents: false,
+            properties,
         };
         zfs.create(&zonepath_ds, &opts).unwrap();
         // The fake only flips a flag on mount: make the folders a mount would show.
@@ -90,6 +100,29 @@ impl World {
         fs::create_dir_all(w.path_of(&w.template().dataset)).unwrap();
         w.zfs.take_commands();
         w
+    }
+
+    /// What templates know of the host.
+    pub(crate) fn site(&self) -> &Site {
+        &self.host.site
+    }
+
+    /// The zonepath datasets' parent.
+    pub(crate) fn parent(&self) -> &DatasetName {
+        &self.parent
+    }
+
+    /// `template::ensure` for the zone's parent as it runs in `boot`.
+    pub(crate) fn ensure_in(&self, boot: &str) -> Result<template::Ready, template::TemplateError> {
+        let site = Site {
+            boot_id: Some(boot.to_string()),
+            ..self.host.site.clone()
+        };
+        let sources = self.host.sources.find()?;
+        let identity = identity::identity(&site, &sources.baseline)?;
+        let dataset = Template::locate(&self.parent, &identity)?.dataset;
+        fs::create_dir_all(self.path_of(&dataset)).unwrap();
+        template::ensure(&self.zfs, &site, &self.parent, &identity, &sources)
     }
 
     /// Where the fake mounts a dataset (below the pool's mountpoint).

@@ -166,6 +166,12 @@ impl State {
                     source: PropertySource::None,
                 }
             }
+            "encryptionroot" => {
+                return Property {
+                    value: self.encryption_root(name),
+                    source: PropertySource::None,
+                }
+            }
             _ => {}
         }
         if let Some(v) = ds.local.get(prop) {
@@ -201,6 +207,22 @@ impl State {
                 value: None,
                 source: PropertySource::None,
             },
+        }
+    }
+
+    /// The dataset whose key encrypts `name`, as OpenZFS reports it: one
+    /// created with `encryption` on is its own; a clone keeps its origin's
+    /// (even below an encrypted parent, an unencrypted origin gives an
+    /// unencrypted clone); any other inherits its parent's. `None`: not encrypted.
+    fn encryption_root(&self, name: &str) -> Option<String> {
+        let ds = self.datasets.get(name)?;
+        if let Some(origin) = &ds.origin {
+            let of = origin.split_once('@').map_or(origin.as_str(), |(d, _)| d);
+            return self.encryption_root(of);
+        }
+        match ds.local.get("encryption") {
+            Some(v) if v != "off" => Some(name.to_string()),
+            _ => Self::parent_of(name).and_then(|p| self.encryption_root(p)),
         }
     }
 
@@ -451,6 +473,13 @@ impl Zfs for FakeZfs {
                         "name" => fixed(snap.as_str()),
                         "clones" => fixed(&st.clones_of(snap.as_str()).join(",")),
                         "defer_destroy" => fixed(if s.defer_destroy { "on" } else { "off" }),
+                        "encryptionroot" => Property {
+                            value: snap
+                                .as_str()
+                                .split_once('@')
+                                .and_then(|(ds, _)| st.encryption_root(ds)),
+                            source: PropertySource::None,
+                        },
                         other => match s.local.get(other) {
                             Some(v) => Property {
                                 value: Some(v.clone()),
@@ -540,6 +569,9 @@ impl Zfs for FakeZfs {
                     let v = match *p {
                         "clones" => Some(st.clones_of(name).join(",")).filter(|c| !c.is_empty()),
                         "name" => Some(name.clone()),
+                        "encryptionroot" => name
+                            .split_once('@')
+                            .and_then(|(ds, _)| st.encryption_root(ds)),
                         other => snap.local.get(other).cloned(),
                     };
                     (p.to_string(), v)
