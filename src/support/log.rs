@@ -82,6 +82,17 @@ mod tests {
 
     #[test]
     fn an_unwritable_log_is_not_an_error() {
-        record_call(Path::new("/proc/no/such/dir"), &[], 0, None);
+        // The run directory's path is taken by a file: no log can be made.
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        std::fs::write(&run, b"a file, not a folder").unwrap();
+        // Returns (no panic, nothing to report) and leaves the file alone.
+        record_call(&run, &["omicron1".into()], 254, Some("whatever"));
+        assert_eq!(std::fs::read(&run).unwrap(), b"a file, not a folder");
+        let entries: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, ["run"], "nothing else was made");
     }
 }
