@@ -7,7 +7,8 @@
 #   scripts/mutants.sh -F '^src/props'  only mutants whose name matches a regex (any
 #                                       cargo-mutants option passes through: --shard 1/4, -j 2, ...)
 #   scripts/mutants.sh --report DIR...  rewrite mutants/RESULT.md from earlier runs' output
-#                                       folders (e.g. all the shards of one run)
+#                                       folders (e.g. all the shards of one run; where a
+#                                       mutant appears twice, the later folder's outcome wins)
 #
 # The core and the tests that judge it are in .cargo/mutants.toml (the host tests
 # of both crates; the VM suite cannot run there). cargo-mutants works on copies of
@@ -48,8 +49,11 @@ if os.path.exists(justified_path):
         name, why = line.split(" ## ", 1)
         justified[name.strip()] = why.strip()
 
-counts = {"caught": 0, "missed": 0, "unviable": 0, "timeout": 0}
-missed, timeouts, meta = [], [], []
+# The last outcome of each mutant wins: a later folder (a rerun of the misses
+# with --iterate, whose earlier output cargo-mutants keeps as mutants.out.old)
+# overrides an earlier one.
+last = {}
+meta = []
 for d in dirs:
     path = os.path.join(d, "mutants.out", "outcomes.json")
     if not os.path.exists(path):
@@ -61,20 +65,23 @@ for d in dirs:
         scenario = o["scenario"]
         if scenario == "Baseline":
             continue
-        name = scenario["Mutant"]["name"]
-        summary = o["summary"]
-        if summary == "CaughtMutant":
-            counts["caught"] += 1
-        elif summary == "MissedMutant":
-            counts["missed"] += 1
-            missed.append(name)
-        elif summary == "Unviable":
-            counts["unviable"] += 1
-        elif summary == "Timeout":
-            counts["timeout"] += 1
-            timeouts.append(name)
-        else:
-            sys.exit(f"{path}: unknown outcome {summary} for {name}")
+        last[scenario["Mutant"]["name"]] = (o["summary"], path)
+
+counts = {"caught": 0, "missed": 0, "unviable": 0, "timeout": 0}
+missed, timeouts = [], []
+for name, (summary, path) in last.items():
+    if summary == "CaughtMutant":
+        counts["caught"] += 1
+    elif summary == "MissedMutant":
+        counts["missed"] += 1
+        missed.append(name)
+    elif summary == "Unviable":
+        counts["unviable"] += 1
+    elif summary == "Timeout":
+        counts["timeout"] += 1
+        timeouts.append(name)
+    else:
+        sys.exit(f"{path}: unknown outcome {summary} for {name}")
 
 commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                         text=True).stdout.strip()
