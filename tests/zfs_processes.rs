@@ -1,8 +1,9 @@
 //! How many `zfs` processes uninstall and template builds start, counted by
 //! the fake (one per command the CLI backend would run), and what they still
 //! do with fewer: a `zfs` process costs 0.2–0.5 s under emulation
-//! (BENCHMARKS.md, hot spots 3 and 4). The VM suite runs the same paths on
-//! real ZFS (`vm-tests/tests/templates.rs`, `install.rs`, `kill.rs`).
+//! (BENCHMARKS.md, hot spots 3 and 4). These are the fake's calls, a quick
+//! check of the logic; the proof is `vm-tests/tests/processes.rs`, which counts
+//! the real `zfs` processes of the same paths on real ZFS with `strace`.
 
 use std::fs;
 use std::path::PathBuf;
