@@ -112,7 +112,8 @@ impl FakeZfs {
         std::mem::take(&mut *self.commands.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Makes the next `command` (`"zfs clone"`, `"zfs destroy"`, `"zfs set"`)
+    /// Makes the next `command` (`"zfs clone"`, `"zfs destroy"`, `"zfs set"`,
+    /// `"zfs get"`, `"zfs list"`)
     /// fail with `kind` and change nothing, as a full pool or a busy dataset
     /// would make it: for tests of what callers do when ZFS fails.
     pub fn fail_next(&self, command: &'static str, kind: ErrorKind) {
@@ -452,6 +453,9 @@ impl Zfs for FakeZfs {
 
     fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties> {
         self.started("zfs get");
+        if let Some(kind) = self.injected("zfs get") {
+            return fail("get", object, kind);
+        }
         let st = self.lock();
         let mut out = Properties::new();
         match object {
@@ -538,6 +542,9 @@ impl Zfs for FakeZfs {
         properties: &[&str],
     ) -> Result<Vec<ListRow>> {
         self.started("zfs list");
+        if let Some(kind) = self.injected("zfs list") {
+            return fail("list", root, kind);
+        }
         let st = self.lock();
         let top = root.as_str();
         if !st.datasets.contains_key(top) {
