@@ -21,6 +21,8 @@
 # mutant's name as cargo-mutants prints it without line and column (so it
 # survives edits above it). A miss without a justification is listed as
 # UNJUSTIFIED and the script exits 1: fix the test, or justify the miss.
+# MUTANTS_NOTE, if set, is added to the report as a paragraph (how a partial or
+# staged run was made).
 #
 # Needs cargo-mutants: `cargo install cargo-mutants --locked`. The whole core
 # (about 700 mutants) takes hours on two cores; -F or --shard take a part.
@@ -94,6 +96,9 @@ out = ["# Mutation testing: the last result", "",
        f"Tree: `{commit}`."]
 for d, start, end, version in meta:
     out.append(f"Run: `{os.path.relpath(d)}`, cargo-mutants {version}, {start} to {end}.")
+note = os.environ.get("MUTANTS_NOTE", "").strip()
+if note:
+    out += ["", note]
 out += ["", "| mutants | caught | missed | unviable | timeout |", "|---|---|---|---|---|",
         f"| {total} | {counts['caught']} | {counts['missed']} | {counts['unviable']} "
         f"| {counts['timeout']} |", ""]
