@@ -69,3 +69,52 @@ fn what_is_below_a_dead_build_is_not_another_template() {
     drop(ready);
     assert!(w.template_is_ready());
 }
+
+#[test]
+fn a_container_made_by_another_builder_meanwhile_is_used() {
+    let w = World::new();
+    // Another baseline's builder made the container after this build looked
+    // (the look is told it is not there): creating it finds it, and goes on.
+    let container = w.template().container;
+    let opts = CreateOptions {
+        parents: false,
+        properties: &[("canmount", "off")],
+    };
+    w.zfs.create(&container, &opts).unwrap();
+    w.zfs.take_commands();
+    w.zfs.fail_next("zfs list", ErrorKind::NotFound);
+    let ready = w.ensure_in("boot-1").unwrap();
+    assert_eq!(
+        w.zfs.take_commands(),
+        [
+            "zfs get",
+            "zfs list",
+            "zfs create",
+            "zfs create",
+            "zfs mount",
+            "zfs get",
+            "zfs unmount",
+            "zfs snapshot",
+        ]
+    );
+    drop(ready);
+    assert!(w.template_is_ready());
+}
+
+#[test]
+fn a_container_that_cannot_be_made_is_the_error() {
+    let w = World::new();
+    w.zfs.fail_next("zfs create", ErrorKind::NoSpace);
+    let err = w.ensure_in("boot-1").unwrap_err();
+    let container = w.template().container;
+    assert!(
+        err.to_string()
+            .starts_with(&format!("zfs create of {container}: ")),
+        "the container's failure is reported, not a later one: {err}"
+    );
+    assert_eq!(
+        w.zfs.take_commands(),
+        ["zfs get", "zfs list", "zfs create"],
+        "nothing more is tried"
+    );
+}

@@ -113,7 +113,7 @@ impl FakeZfs {
     }
 
     /// Makes the next `command` (`"zfs clone"`, `"zfs destroy"`, `"zfs set"`,
-    /// `"zfs get"`, `"zfs list"`)
+    /// `"zfs get"`, `"zfs list"`, `"zfs create"`)
     /// fail with `kind` and change nothing, as a full pool or a busy dataset
     /// would make it: for tests of what callers do when ZFS fails.
     pub fn fail_next(&self, command: &'static str, kind: ErrorKind) {
@@ -278,6 +278,9 @@ fn fixed(v: &str) -> Property {
 impl Zfs for FakeZfs {
     fn create(&self, dataset: &DatasetName, options: &CreateOptions<'_>) -> Result<()> {
         self.started("zfs create");
+        if let Some(kind) = self.injected("zfs create") {
+            return fail("create", dataset, kind);
+        }
         let mut st = self.lock();
         let name = dataset.as_str();
         if st.datasets.contains_key(name) {
