@@ -86,7 +86,13 @@ fn gc_keeps_a_stale_template_an_install_or_build_holds() {
         }
         drop(holder);
     }
-    // Released: collected.
+    // Released: a dry run says it would go and leaves it; then it is collected.
+    let outcomes = collect(&w.zfs, w.site(), &container, &current, true).unwrap();
+    assert_eq!(outcomes, [Collected::Destroyed(old.clone())]);
+    assert!(
+        w.zfs.exists(ObjectName::from(&old)).unwrap(),
+        "a dry run destroys nothing"
+    );
     let outcomes = collect(&w.zfs, w.site(), &container, &current, false).unwrap();
     assert_eq!(outcomes, [Collected::Destroyed(old.clone())]);
     assert!(!w.zfs.exists(ObjectName::from(&old)).unwrap());
