@@ -102,6 +102,40 @@ impl World {
         w
     }
 
+    /// Where zone configurations (`ZONE.xml`) are read.
+    pub(crate) fn zones_dir(&self) -> &Path {
+        &self.host.zones_dir
+    }
+
+    /// Another zone on the same parent: its zonepath dataset made, as zoneadm
+    /// makes it, and its configuration written.
+    pub(crate) fn another_zone(&self, name: &str) -> Zone {
+        let dataset = self.parent.child(name).unwrap();
+        self.zfs
+            .create(&dataset, &CreateOptions::default())
+            .unwrap();
+        let zonepath = self.path_of(&dataset);
+        fs::create_dir_all(zonepath.join("root")).unwrap();
+        let zone = Zone {
+            name: name.parse().unwrap(),
+            zonepath,
+        };
+        self.write_config(&zone);
+        zone
+    }
+
+    /// Writes `ZONE.xml` for `zone` into the zones folder.
+    pub(crate) fn write_config(&self, zone: &Zone) {
+        fs::create_dir_all(&self.host.zones_dir).unwrap();
+        let xml = format!(
+            "<?xml version=\"1.0\"?>\n<zone name=\"{}\" zonepath=\"{}\" brand=\"omicron1\" \
+             ip-type=\"exclusive\"></zone>\n",
+            zone.name,
+            zone.zonepath.display()
+        );
+        fs::write(self.host.zones_dir.join(format!("{}.xml", zone.name)), xml).unwrap();
+    }
+
     /// What templates know of the host.
     pub(crate) fn site(&self) -> &Site {
         &self.host.site
