@@ -95,3 +95,32 @@ fn a_rollback_that_fails_is_reported_as_leftovers() {
     );
     assert!(w.zfs.exists(ObjectName::from(&w.root)).unwrap());
 }
+
+#[test]
+fn a_second_install_is_refused_and_leaves_the_first_root() {
+    let w = World::new();
+    let layer = w.layer("a.tar.gz", "etc/hello", b"hi\n");
+    w.install(std::slice::from_ref(&layer)).unwrap();
+    let failure = w.install(&[layer]).unwrap_err();
+    match &*failure.error {
+        ZoneRootError::RootExists(root) => assert_eq!(*root, w.root.to_string()),
+        other => panic!("not refused as an existing root: {other}"),
+    }
+    assert!(
+        failure.error.to_string().contains("uninstall -F"),
+        "says what to do: {}",
+        failure.error
+    );
+    assert!(failure.leftovers.is_empty());
+    assert!(
+        w.zfs.exists(ObjectName::from(&w.root)).unwrap(),
+        "the first install's root is kept"
+    );
+    assert_eq!(
+        w.zfs
+            .get_value(ObjectName::from(&w.root), "omicron1:state")
+            .unwrap()
+            .as_deref(),
+        Some("installed")
+    );
+}
