@@ -1,11 +1,15 @@
 //! The hooks beside install on the fake: `attach` finds the zone's root or
-//! refuses, for a ZFS zonepath and for a copied tree. (The VM suite runs them
-//! on real ZFS, `vm-tests/tests/install.rs`.)
+//! refuses; `clone` through its own snapshot or a given one; `uninstall`
+//! refusing a root with clones and reporting other failures; the copy fallback
+//! for a zonepath not on ZFS. (The VM suite runs them on real ZFS,
+//! `vm-tests/tests/install.rs`.)
 
 mod pipeline;
 
+use omicron1::zone::Zone;
+use omicron1::zone_root::uninstall::uninstall;
 use omicron1::zone_root::{self, ZoneRootError};
-use omicron1_zfs::{ObjectName, Zfs};
+use omicron1_zfs::{ErrorKind, ObjectName, Zfs};
 use pipeline::World;
 
 #[test]
@@ -65,4 +69,83 @@ fn clone_makes_the_root_a_clone_of_the_source_zones_root() {
         .zfs
         .exists(ObjectName::from(&w.root.snapshot("clone-z3").unwrap()))
         .unwrap());
+}
+
+#[test]
+fn uninstall_refuses_a_root_with_clones_and_reports_other_failures() {
+    let w = World::new();
+    w.write_config(&w.zone);
+    let layer = w.layer("a.tar.gz", "etc/hello", b"hi\n");
+    w.install(&[layer]).unwrap();
+    // A failure to read the root is an error, not "nothing to uninstall".
+    w.zfs.fail_next("zfs get", ErrorKind::Other);
+    let err = uninstall(&w.zfs, w.site(), &w.zone, false).unwrap_err();
+    assert!(matches!(err, ZoneRootError::Zfs(_)), "{err}");
+    assert!(w.zfs.exists(ObjectName::from(&w.root)).unwrap());
+    // A busy root is that failure, not "it has clones".
+    w.zfs.fail_next("zfs destroy", ErrorKind::Busy);
+    let err = uninstall(&w.zfs, w.site(), &w.zone, false).unwrap_err();
+    assert!(matches!(err, ZoneRootError::Zfs(_)), "{err}");
+    // A zone cloned from it keeps it.
+    let z2 = w.another_zone("z2");
+    zone_root::clone::clone(&w.zfs, w.zones_dir(), &z2, &w.zone.name, None).unwrap();
+    let err = uninstall(&w.zfs, w.site(), &w.zone, false).unwrap_err();
+    match err {
+        ZoneRootError::HasClones { root } => assert_eq!(root, w.root),
+        other => panic!("{other}"),
+    }
+    assert!(w.zfs.exists(ObjectName::from(&w.root)).unwrap());
+    // Uninstalling the clone first, then it, works.
+    uninstall(&w.zfs, w.site(), &z2, false).unwrap();
+    uninstall(&w.zfs, w.site(), &w.zone, false).unwrap();
+    assert!(!w.zfs.exists(ObjectName::from(&w.root)).unwrap());
+    assert!(!w
+        .zfs
+        .exists(ObjectName::from(&w.root.snapshot("clone-z2").unwrap()))
+        .unwrap());
+    // Nothing left: nothing to do.
+    uninstall(&w.zfs, w.site(), &w.zone, false).unwrap();
+}
+
+#[test]
+fn a_zonepath_not_on_zfs_gets_a_copied_root_once() {
+    let w = World::new();
+    let zonepath = w.dir.path().join("plain/zcopy");
+    std::fs::create_dir_all(&zonepath).unwrap();
+    let zone = Zone {
+        name: "zcopy".parse().unwrap(),
+        zonepath: zonepath.clone(),
+    };
+    let layer = w.layer("a.tar.gz", "etc/hello", b"hi\n");
+    w.install_zone(&zone, std::slice::from_ref(&layer)).unwrap();
+    let root = zonepath.join("root");
+    assert_eq!(std::fs::read(root.join("etc/hello")).unwrap(), b"hi\n");
+    assert_eq!(std::fs::read(root.join("etc/motd")).unwrap(), b"motd\n");
+    assert!(root.join("usr/bin/true").exists() && root.join("sbin/init").exists());
+    // Again: refused as an existing root, which stays.
+    let failure = w
+        .install_zone(&zone, std::slice::from_ref(&layer))
+        .unwrap_err();
+    assert!(
+        matches!(*failure.error, ZoneRootError::RootExists(_)),
+        "{}",
+        failure.error
+    );
+    assert!(root.join("etc/hello").exists(), "the first copy is kept");
+    // A root that cannot be made for another reason is that error.
+    let file_zonepath = w.dir.path().join("plain/not-a-folder");
+    std::fs::write(&file_zonepath, b"a file").unwrap();
+    let odd = Zone {
+        name: "odd".parse().unwrap(),
+        zonepath: file_zonepath,
+    };
+    let failure = w.install_zone(&odd, &[layer]).unwrap_err();
+    assert!(
+        !matches!(*failure.error, ZoneRootError::RootExists(_)),
+        "{}",
+        failure.error
+    );
+    // Uninstall removes the copy.
+    uninstall(&w.zfs, w.site(), &zone, false).unwrap();
+    assert!(!root.exists() && zonepath.is_dir());
 }

@@ -222,6 +222,15 @@ impl World {
         file
     }
 
+    /// Installs another zone with `images`.
+    pub(crate) fn install_zone(
+        &self,
+        zone: &Zone,
+        images: &[PathBuf],
+    ) -> Result<(), InstallFailure> {
+        install::install(&self.zfs, &self.host, zone, images)
+    }
+
     /// Installs the zone with `images`.
     pub(crate) fn install(&self, images: &[PathBuf]) -> Result<(), InstallFailure> {
         install::install(&self.zfs, &self.host, &self.zone, images)
