@@ -149,3 +149,30 @@ fn a_zonepath_not_on_zfs_gets_a_copied_root_once() {
     uninstall(&w.zfs, w.site(), &zone, false).unwrap();
     assert!(!root.exists() && zonepath.is_dir());
 }
+
+#[test]
+fn uninstall_of_a_clone_takes_its_snapshot_if_it_is_still_there() {
+    let w = World::new();
+    w.write_config(&w.zone);
+    let layer = w.layer("a.tar.gz", "etc/hello", b"hi\n");
+    w.install(&[layer]).unwrap();
+    let z2 = w.another_zone("z2");
+    zone_root::clone::clone(&w.zfs, w.zones_dir(), &z2, &w.zone.name, None).unwrap();
+    let root2 = w.parent().child("z2").unwrap().child("root").unwrap();
+    // A snapshot already gone is fine: the root goes, and that is all.
+    let gone = w.root.snapshot("gone").unwrap().to_string();
+    w.zfs
+        .set(
+            ObjectName::from(&root2),
+            &[("omicron1:clone-snapshot", gone.as_str())],
+        )
+        .unwrap();
+    uninstall(&w.zfs, w.site(), &z2, false).unwrap();
+    assert!(!w.zfs.exists(ObjectName::from(&root2)).unwrap());
+    // Any other failure to destroy the snapshot is reported.
+    let z3 = w.another_zone("z3");
+    zone_root::clone::clone(&w.zfs, w.zones_dir(), &z3, &w.zone.name, None).unwrap();
+    w.zfs.fail_after("zfs destroy", 1, ErrorKind::Busy);
+    let err = uninstall(&w.zfs, w.site(), &z3, false).unwrap_err();
+    assert!(matches!(err, ZoneRootError::Zfs(_)), "{err}");
+}

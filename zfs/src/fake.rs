@@ -71,7 +71,7 @@ pub struct FakeZfs {
     /// Those commands since the last [`FakeZfs::take_commands`], oldest first.
     commands: Mutex<Vec<&'static str>>,
     /// Failures to inject ([`FakeZfs::fail_next`]), oldest first.
-    failures: Mutex<Vec<(&'static str, ErrorKind)>>,
+    failures: Mutex<Vec<(&'static str, usize, ErrorKind)>>,
 }
 
 fn fail<T>(op: &'static str, target: impl ToString, kind: ErrorKind) -> Result<T> {
@@ -117,17 +117,27 @@ impl FakeZfs {
     /// fail with `kind` and change nothing, as a full pool or a busy dataset
     /// would make it: for tests of what callers do when ZFS fails.
     pub fn fail_next(&self, command: &'static str, kind: ErrorKind) {
+        self.fail_after(command, 0, kind);
+    }
+
+    /// Like [`FakeZfs::fail_next`], but lets `skip` such commands succeed
+    /// first: `fail_after("zfs destroy", 1, ..)` fails the second destroy.
+    pub fn fail_after(&self, command: &'static str, skip: usize, kind: ErrorKind) {
         self.failures
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((command, kind));
+            .push((command, skip, kind));
     }
 
-    /// The failure injected for this `command`, if any (taken).
+    /// The failure injected for this `command`, if any is due (taken).
     fn injected(&self, command: &str) -> Option<ErrorKind> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let i = failures.iter().position(|(c, _)| *c == command)?;
-        Some(failures.remove(i).1)
+        let i = failures.iter().position(|(c, _, _)| *c == command)?;
+        if failures[i].1 > 0 {
+            failures[i].1 -= 1;
+            return None;
+        }
+        Some(failures.remove(i).2)
     }
 
     /// Counts one command of the CLI backend.
