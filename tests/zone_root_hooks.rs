@@ -145,6 +145,8 @@ fn a_zonepath_not_on_zfs_gets_a_copied_root_once() {
         "{}",
         failure.error
     );
+    // Nor is a root that cannot be looked at taken for one not there.
+    assert!(uninstall(&w.zfs, w.site(), &odd, false).is_err());
     // Uninstall removes the copy.
     uninstall(&w.zfs, w.site(), &zone, false).unwrap();
     assert!(!root.exists() && zonepath.is_dir());
