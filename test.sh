@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: the host tests, the illumos type-check and the VM suite
-# against real OpenZFS. On a fresh Debian 12 machine, as root, it installs what
+# Runs every test: the host tests, the illumos type-check, a build of the fuzz
+# targets and the VM suite against real OpenZFS. On a fresh Debian 12 machine, as root, it installs what
 # it needs first (the first run takes ~10 minutes, most of it building the ZFS
 # module; later runs reuse it).
 set -euo pipefail
@@ -39,6 +39,15 @@ if ! rustup target list --installed | grep -qx x86_64-unknown-illumos; then
     rustup target add x86_64-unknown-illumos
 fi
 cargo check --workspace --all-targets --target x86_64-unknown-illumos --quiet
+
+step "fuzz targets build (cargo build --manifest-path fuzz/Cargo.toml; not run)"
+# Built, not run, so that they keep compiling against the library's API. A plain
+# build needs no nightly flags or cargo-fuzz (running them does: README, Fuzzing).
+# libfuzzer-sys compiles libFuzzer, which is C++.
+if ! command -v c++ >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq --no-install-recommends g++ >/dev/null
+fi
+cargo build --manifest-path fuzz/Cargo.toml --bins --quiet
 
 step "VM suite against real OpenZFS (vm-tests/run.sh)"
 vm-tests/run.sh

@@ -73,6 +73,17 @@ mod tests {
 
     #[test]
     fn an_unwritable_log_is_not_an_error() {
-        record_call(Path::new("/proc/no/such/dir"), &serde_json::json!({}));
+        // The run directory's path is taken by a file: no log can be made.
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        std::fs::write(&run, b"a file, not a folder").unwrap();
+        // Returns (no panic, nothing to report) and leaves the file alone.
+        record_call(&run, &serde_json::json!({"verb": "install", "exit": 254}));
+        assert_eq!(std::fs::read(&run).unwrap(), b"a file, not a folder");
+        let entries: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(entries, ["run"], "nothing else was made");
     }
 }

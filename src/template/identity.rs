@@ -65,16 +65,22 @@ pub fn identity(site: &Site, baseline: &Baseline) -> Result<Identity, TemplateEr
     })
 }
 
+/// What identifies a file's content without reading it. The change time is in
+/// it because nobody can set it: a file rewritten in place with its size and
+/// modification time kept (`rsync --inplace --times`, `touch -r`) still gets a
+/// new one, so a changed baseline is never mistaken for the cached one.
 fn file_stamp(path: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     match std::fs::metadata(path) {
         Ok(m) => format!(
-            "{}:{}:{}:{}.{}",
+            "{}:{}:{}:{}.{}:{}.{}",
             m.dev(),
             m.ino(),
             m.size(),
             m.mtime(),
-            m.mtime_nsec()
+            m.mtime_nsec(),
+            m.ctime(),
+            m.ctime_nsec()
         ),
         Err(_) => "absent".to_string(),
     }

@@ -207,6 +207,55 @@ mod tests {
 
     #[test]
     fn a_second_process_waits_until_the_first_releases() {
+        use std::io::{BufRead, BufReader, Write};
+        use std::process::Stdio;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks/t.lock");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let released = dir.path().join("released");
+        // The first process: holds the lock until told to go, and notes that it
+        // is letting go before it does (its exit releases the lock).
+        let first = format!(
+            "import fcntl,sys\nf=open({:?},'a+')\nfcntl.lockf(f, fcntl.LOCK_EX)\n\
+             print('held', flush=True)\nsys.stdin.readline()\nopen({:?},'w').close()\n",
+            path.to_str().unwrap(),
+            released.to_str().unwrap()
+        );
+        let mut child = Command::new("python3")
+            .args(["-c", &first])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "held\n");
+        let mut stdin = child.stdin.take().unwrap();
+        // Let it go a little after this process has started to wait.
+        let go = std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            stdin.write_all(b"go\n").unwrap();
+        });
+        let waited = AtomicBool::new(false);
+        let lock = Lock::acquire(&path, LockMode::Exclusive, |_| {
+            waited.store(true, Ordering::SeqCst)
+        })
+        .unwrap();
+        assert!(waited.load(Ordering::SeqCst), "it saw the lock taken");
+        assert!(
+            released.exists(),
+            "it returned only once the first process let go"
+        );
+        go.join().unwrap();
+        assert!(child.wait().unwrap().success());
+        drop(lock);
+    }
+
+    #[test]
+    fn another_process_cannot_take_a_held_lock() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("locks/t.lock");
         let lock = Lock::acquire(&path, LockMode::Exclusive, |_| {

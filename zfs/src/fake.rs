@@ -71,7 +71,7 @@ pub struct FakeZfs {
     /// Those commands since the last [`FakeZfs::take_commands`], oldest first.
     commands: Mutex<Vec<&'static str>>,
     /// Failures to inject ([`FakeZfs::fail_next`]), oldest first.
-    failures: Mutex<Vec<(&'static str, ErrorKind)>>,
+    failures: Mutex<Vec<(&'static str, usize, ErrorKind)>>,
 }
 
 fn fail<T>(op: &'static str, target: impl ToString, kind: ErrorKind) -> Result<T> {
@@ -112,21 +112,32 @@ impl FakeZfs {
         std::mem::take(&mut *self.commands.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
-    /// Makes the next `command` (`"zfs create"`, `"zfs clone"`, `"zfs destroy"`, `"zfs set"`)
+    /// Makes the next `command` (`"zfs clone"`, `"zfs destroy"`, `"zfs set"`,
+    /// `"zfs get"`, `"zfs list"`, `"zfs create"`)
     /// fail with `kind` and change nothing, as a full pool or a busy dataset
     /// would make it: for tests of what callers do when ZFS fails.
     pub fn fail_next(&self, command: &'static str, kind: ErrorKind) {
+        self.fail_after(command, 0, kind);
+    }
+
+    /// Like [`FakeZfs::fail_next`], but lets `skip` such commands succeed
+    /// first: `fail_after("zfs destroy", 1, ..)` fails the second destroy.
+    pub fn fail_after(&self, command: &'static str, skip: usize, kind: ErrorKind) {
         self.failures
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push((command, kind));
+            .push((command, skip, kind));
     }
 
-    /// The failure injected for this `command`, if any (taken).
+    /// The failure injected for this `command`, if any is due (taken).
     fn injected(&self, command: &str) -> Option<ErrorKind> {
         let mut failures = self.failures.lock().unwrap_or_else(|p| p.into_inner());
-        let i = failures.iter().position(|(c, _)| *c == command)?;
-        Some(failures.remove(i).1)
+        let i = failures.iter().position(|(c, _, _)| *c == command)?;
+        if failures[i].1 > 0 {
+            failures[i].1 -= 1;
+            return None;
+        }
+        Some(failures.remove(i).2)
     }
 
     /// Counts one command of the CLI backend.
@@ -166,6 +177,12 @@ impl State {
                     source: PropertySource::None,
                 }
             }
+            "encryptionroot" => {
+                return Property {
+                    value: self.encryption_root(name),
+                    source: PropertySource::None,
+                }
+            }
             _ => {}
         }
         if let Some(v) = ds.local.get(prop) {
@@ -201,6 +218,22 @@ impl State {
                 value: None,
                 source: PropertySource::None,
             },
+        }
+    }
+
+    /// The dataset whose key encrypts `name`, as OpenZFS reports it: one
+    /// created with `encryption` on is its own; a clone keeps its origin's
+    /// (even below an encrypted parent, an unencrypted origin gives an
+    /// unencrypted clone); any other inherits its parent's. `None`: not encrypted.
+    fn encryption_root(&self, name: &str) -> Option<String> {
+        let ds = self.datasets.get(name)?;
+        if let Some(origin) = &ds.origin {
+            let of = origin.split_once('@').map_or(origin.as_str(), |(d, _)| d);
+            return self.encryption_root(of);
+        }
+        match ds.local.get("encryption") {
+            Some(v) if v != "off" => Some(name.to_string()),
+            _ => Self::parent_of(name).and_then(|p| self.encryption_root(p)),
         }
     }
 
@@ -433,6 +466,9 @@ impl Zfs for FakeZfs {
 
     fn get(&self, object: ObjectName<'_>, properties: &[&str]) -> Result<Properties> {
         self.started("zfs get");
+        if let Some(kind) = self.injected("zfs get") {
+            return fail("get", object, kind);
+        }
         let st = self.lock();
         let mut out = Properties::new();
         match object {
@@ -454,6 +490,13 @@ impl Zfs for FakeZfs {
                         "name" => fixed(snap.as_str()),
                         "clones" => fixed(&st.clones_of(snap.as_str()).join(",")),
                         "defer_destroy" => fixed(if s.defer_destroy { "on" } else { "off" }),
+                        "encryptionroot" => Property {
+                            value: snap
+                                .as_str()
+                                .split_once('@')
+                                .and_then(|(ds, _)| st.encryption_root(ds)),
+                            source: PropertySource::None,
+                        },
                         other => match s.local.get(other) {
                             Some(v) => Property {
                                 value: Some(v.clone()),
@@ -531,6 +574,9 @@ impl Zfs for FakeZfs {
         properties: &[&str],
     ) -> Result<Vec<ListRow>> {
         self.started("zfs list");
+        if let Some(kind) = self.injected("zfs list") {
+            return fail("list", root, kind);
+        }
         let st = self.lock();
         let top = root.as_str();
         if !st.datasets.contains_key(top) {
@@ -562,6 +608,9 @@ impl Zfs for FakeZfs {
                     let v = match *p {
                         "clones" => Some(st.clones_of(name).join(",")).filter(|c| !c.is_empty()),
                         "name" => Some(name.clone()),
+                        "encryptionroot" => name
+                            .split_once('@')
+                            .and_then(|(ds, _)| st.encryption_root(ds)),
                         other => snap.local.get(other).cloned(),
                     };
                     (p.to_string(), v)

@@ -369,6 +369,15 @@ mod tests {
         for n in invalid {
             assert!(n.parse::<DatasetName>().is_err(), "{n:?} should be invalid");
         }
+        // '@', '#' and '%' each get the message that names them.
+        for n in ["tp/a@b", "tp/a#b", "tp/a%b"] {
+            let e = n.parse::<DatasetName>().unwrap_err();
+            assert!(
+                e.reason.contains("'@', '#' and '%' are not allowed"),
+                "{n:?}: {}",
+                e.reason
+            );
+        }
         let long = format!("tp/{}", "a".repeat(253));
         assert!(long.parse::<DatasetName>().is_err());
         let max = format!("tp/{}", "a".repeat(252));
@@ -387,6 +396,16 @@ mod tests {
             assert!(
                 bad.parse::<SnapshotName>().is_err(),
                 "{bad:?} should be invalid"
+            );
+        }
+        // Each character the snapshot part may not hold gets the message that names it.
+        for bad in ["tp/a@b@c", "tp/a@b/c", "tp/a@b#c", "tp/a@b%c"] {
+            let e = bad.parse::<SnapshotName>().unwrap_err();
+            assert!(
+                e.reason
+                    .contains("the snapshot part may not contain '@', '/', '#' or '%'"),
+                "{bad:?}: {}",
+                e.reason
             );
         }
     }
@@ -412,6 +431,10 @@ mod tests {
         assert!(d.child("a/b").is_ok(), "nested child paths are valid names");
         assert!(d.child("..").is_err());
         assert_eq!(d.snapshot("s").unwrap().as_str(), "tp/zone/z1@s");
+        let snap = d.snapshot("s").unwrap();
+        assert_eq!(ObjectName::from(&d).as_str(), "tp/zone/z1");
+        assert_eq!(ObjectName::from(&snap).as_str(), "tp/zone/z1@s");
+        assert_eq!(ObjectName::from(&snap).to_string(), "tp/zone/z1@s");
         let tp: DatasetName = "tp".parse().unwrap();
         assert!(tp.parent().is_none());
         assert!(d.is_within(&"tp/zone".parse().unwrap()));
