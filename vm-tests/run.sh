@@ -22,7 +22,7 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 top=$(dirname "$here")
 work=${OMICRON1_VM_WORK:-$top/target/vm}
-timeout_s=${OMICRON1_VM_TIMEOUT:-3600}
+timeout_s=${OMICRON1_VM_TIMEOUT:-2400}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 export OMICRON1_SETUP_LOG=$work/setup.log
