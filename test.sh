@@ -25,7 +25,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 step "man pages (mandoc -Tlint)"
 if ! command -v mandoc >/dev/null 2>&1; then
-    apt-get install -y mandoc >/dev/null
+    # A fresh machine may have no package lists yet.
+    apt-get install -y mandoc >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq mandoc >/dev/null; }
 fi
 # Warnings and errors fail; style notes (manuals not installed on this
 # host, such as zoneadm(8)) do not.
