@@ -103,7 +103,7 @@ pub enum ImageError {
         problem: EntryError,
     },
     /// A signal arrived while the image was being read; the caller rolls back.
-    #[error("image {}: {source}", image.display())]
+    #[error("image {}", image.display())]
     Interrupted {
         /// The image.
         image: PathBuf,
@@ -285,5 +285,27 @@ impl EntryError {
             op,
             source: errno.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The signal is named once in the whole chain, as `main` prints it.
+    #[test]
+    fn an_interrupted_image_names_the_signal_once() {
+        let e = ImageError::Interrupted {
+            image: PathBuf::from("/images/a.tar.gz"),
+            source: crate::support::signals::Interrupted(nix::sys::signal::Signal::SIGTERM),
+        };
+        let mut line = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            line.push_str(": ");
+            line.push_str(&s.to_string());
+            source = s.source();
+        }
+        assert_eq!(line, "image /images/a.tar.gz: interrupted by SIGTERM");
     }
 }
